@@ -1,0 +1,41 @@
+//===- Pipelines.h - named kiln pipelines -----------------------*- C++ -*-===//
+
+#ifndef KILN_PIPELINES_PIPELINES_H
+#define KILN_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+class OpPassManager;
+} // namespace mlir
+
+namespace kiln {
+
+/// Options of `kiln-gpu-to-ptx`: which GPU and which output form.
+struct GpuToPtxOptions : public mlir::PassPipelineOptions<GpuToPtxOptions> {
+  PassOptions::Option<std::string> chip{*this, "chip",
+                                        llvm::cl::desc("Target SM architecture"),
+                                        llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX ISA version feature string"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<int> optLevel{*this, "opt-level",
+                                    llvm::cl::desc("LLVM optimisation level (0-3)"),
+                                    llvm::cl::init(3)};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("What gpu-module-to-binary produces: isa (PTX text), bin (cubin via "
+                     "ptxas), fatbin"),
+      llvm::cl::init("isa")};
+};
+
+/// Lowers every `gpu.module` in the module through NVVM to PTX (or cubin) held in `gpu.binary`
+/// ops. Kernels must already be in the gpu/nvgpu/nvvm/arith/memref/scf dialects.
+void buildGpuToPtxPipeline(mlir::OpPassManager &pm, const GpuToPtxOptions &options);
+
+/// Registers Kiln's named pipelines with the global pass registry (for kiln-opt).
+void registerKilnPipelines();
+
+} // namespace kiln
+
+#endif // KILN_PIPELINES_PIPELINES_H
