@@ -60,9 +60,12 @@ static bool dimsCompatible(int64_t a, int64_t b) {
 
 /// ONNX normalisation ops: `scale` (and `bias`) must broadcast to `input`'s dims from `axis` on.
 static LogicalResult verifyNormalization(Operation *op, Value input, Value scale, Value bias,
-                                         int64_t axis, float epsilon) {
+                                         Value output, int64_t axis, float epsilon) {
   if (!(epsilon >= 0.0f))
     return op->emitOpError() << "'epsilon' must be non-negative, got " << epsilon;
+  if (failed(verifyCompatibleShape(input.getType(), output.getType())))
+    return op->emitOpError() << "result " << output.getType()
+                             << " must have the shape of the input " << input.getType();
   auto inputType = getRanked(input);
   if (!inputType)
     return success();
@@ -271,12 +274,12 @@ LogicalResult OnnxSoftmaxOp::verify() {
 }
 
 LogicalResult OnnxLayerNormalizationOp::verify() {
-  return verifyNormalization(*this, getInput(), getScale(), getBias(),
+  return verifyNormalization(*this, getInput(), getScale(), getBias(), getOutput(),
                              static_cast<int64_t>(getAxis()), getEpsilon().convertToFloat());
 }
 
 LogicalResult OnnxRMSNormalizationOp::verify() {
-  return verifyNormalization(*this, getInput(), getScale(), Value(),
+  return verifyNormalization(*this, getInput(), getScale(), Value(), getOutput(),
                              static_cast<int64_t>(getAxis()), getEpsilon().convertToFloat());
 }
 
@@ -417,7 +420,7 @@ LogicalResult OnnxTopKOp::verify() {
       failed(verifyFlag(*this, "sorted", static_cast<int64_t>(getSorted()))) ||
       failed(verifyRank(*this, "K", getK(), 1)))
     return failure();
-  if (getValues().getType().getShape() != getIndices().getType().getShape())
+  if (failed(verifyCompatibleShape(getValues().getType(), getIndices().getType())))
     return emitOpError() << "values and indices must have the same shape";
   auto type = getRanked(getX());
   if (!type)
@@ -432,8 +435,12 @@ LogicalResult OnnxCumSumOp::verify() {
       failed(verifyFlag(*this, "reverse", static_cast<int64_t>(getReverse()))))
     return failure();
   if (auto axisType = getRanked(getAxis()))
-    if (axisType.getRank() > 1 || axisType.getNumElements() != 1)
+    if (axisType.getRank() > 1 ||
+        (axisType.getRank() == 1 && !dimsCompatible(axisType.getDimSize(0), 1)))
       return emitOpError() << "axis must be a scalar, got " << axisType;
+  if (failed(verifyCompatibleShape(getX().getType(), getY().getType())))
+    return emitOpError() << "result " << getY().getType() << " must have the shape of the input "
+                         << getX().getType();
   return success();
 }
 
@@ -571,6 +578,9 @@ LogicalResult OnnxTransposeOp::verify() {
 }
 
 OpFoldResult OnnxTransposeOp::fold(FoldAdaptor) {
+  // Without 'perm' the dims are reversed, which is unknown for an unranked input.
+  if (!getPerm() && !getRanked(getData()))
+    return {};
   SmallVector<int64_t> perm = getPermutation();
   bool identity = llvm::all_of(llvm::enumerate(perm), [](auto entry) {
     return static_cast<int64_t>(entry.index()) == entry.value();
@@ -586,8 +596,10 @@ struct ComposeTransposes : public OpRewritePattern<OnnxTransposeOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(OnnxTransposeOp op, PatternRewriter &rewriter) const override {
+    // Both perms must be known and checked against a rank: the inner's input and output (the
+    // outer's input) must be ranked.
     auto inner = op.getData().getDefiningOp<OnnxTransposeOp>();
-    if (!inner || !getRanked(inner.getData()))
+    if (!inner || !getRanked(inner.getData()) || !getRanked(op.getData()))
       return failure();
     SmallVector<int64_t> innerPerm = inner.getPermutation();
     SmallVector<int64_t> composed;
@@ -650,10 +662,12 @@ LogicalResult OnnxExpandOp::verify() {
   if (resultType.getRank() < inputType.getRank())
     return emitOpError() << "result " << resultType << " has fewer dims than " << inputType;
   auto shapeType = getRanked(getShape());
-  if (!dimsCompatible(shapeType.getShape()[0], resultType.getRank()) &&
-      shapeType.getShape()[0] > inputType.getRank())
+  if (!shapeType || ShapedType::isDynamic(shapeType.getShape()[0]))
+    return success();
+  int64_t entries = shapeType.getShape()[0];
+  if (resultType.getRank() != std::max(inputType.getRank(), entries))
     return emitOpError() << "result rank " << resultType.getRank() << " does not match the "
-                         << shapeType.getShape()[0] << " entries of 'shape'";
+                         << entries << " entries of 'shape' broadcast with " << inputType;
   return success();
 }
 
@@ -807,6 +821,8 @@ LogicalResult OnnxScatterNDOp::verify() {
                          << "'";
   auto dataType = getRanked(getData());
   auto indicesType = getRanked(getIndices());
+  if (indicesType && indicesType.getRank() < 1)
+    return emitOpError() << "indices must have rank >= 1, got " << indicesType;
   if (!dataType || !indicesType || ShapedType::isDynamic(indicesType.getShape().back()))
     return success();
   int64_t r = dataType.getRank(), q = indicesType.getRank(), k = indicesType.getShape().back();

@@ -206,8 +206,10 @@ def Kiln_OnnxSoftmaxOp : Kiln_GraphOp<"Softmax", [SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
+// Input and output shapes are checked by the verifier: AllShapesMatch reads the shape of an
+// unranked tensor and rejects a dynamic dim against a static one.
 def Kiln_OnnxLayerNormalizationOp : Kiln_GraphOp<"LayerNormalization",
-    [AllElementTypesMatch<["input", "output"]>, AllShapesMatch<["input", "output"]>]> {
+    [AllElementTypesMatch<["input", "output"]>]> {
   let summary = "ONNX LayerNormalization (opset 17), inference form (Y only)";
   let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$scale,
                        Optional<Kiln_FloatTensor>:$bias,
@@ -219,7 +221,7 @@ def Kiln_OnnxLayerNormalizationOp : Kiln_GraphOp<"LayerNormalization",
 }
 
 def Kiln_OnnxRMSNormalizationOp : Kiln_GraphOp<"RMSNormalization",
-    [AllElementTypesMatch<["input", "output"]>, AllShapesMatch<["input", "output"]>]> {
+    [AllElementTypesMatch<["input", "output"]>]> {
   let summary = "ONNX RMSNormalization (opset 23)";
   let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$scale,
                        DefaultValuedAttr<I64Attr, "-1">:$axis,
@@ -313,8 +315,9 @@ def Kiln_OnnxTopKOp : Kiln_GraphOp<"TopK", [AllElementTypesMatch<["x", "values"]
   let hasVerifier = 1;
 }
 
-def Kiln_OnnxCumSumOp : Kiln_GraphOp<"CumSum", [SameOperandsAndResultShape,
-    AllElementTypesMatch<["x", "y"]>]> {
+// Not SameOperandsAndResultShape: that would hold the scalar `axis` to x's shape too; the
+// verifier checks x against y.
+def Kiln_OnnxCumSumOp : Kiln_GraphOp<"CumSum", [AllElementTypesMatch<["x", "y"]>]> {
   let summary = "ONNX CumSum";
   let arguments = (ins Kiln_NumericTensor:$x, Kiln_IndexTensor:$axis,
                        DefaultValuedAttr<I64Attr, "0">:$exclusive,

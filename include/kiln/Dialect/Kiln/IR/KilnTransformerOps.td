@@ -147,15 +147,18 @@ def Kiln_RotaryOp : Kiln_Op<"rotary", [Pure, AllTypesMatch<["input", "output"]>,
 def Kiln_GeluOp : Kiln_Op<"gelu", [Pure, SameOperandsAndResultType]> {
   let summary = "GELU, exact (erf) or tanh-approximated";
   let description = [{
+    The approximation is spelled as in PyTorch (`approximate='tanh'`); without it, GELU is
+    exact. The keyword is needed: a bare enum after the operand would not parse back.
+
     ```mlir
-    %y = kiln.gelu %x tanh : tensor<1x32x512xf32>
+    %y = kiln.gelu %x approximate tanh : tensor<1x32x512xf32>
     ```
   }];
   let arguments = (ins Kiln_RankedFloatTensor:$input,
                        DefaultValuedAttr<Kiln_GeluApproximationAttr,
                                          "::kiln::GeluApproximation::none">:$approximation);
   let results = (outs Kiln_RankedFloatTensor:$output);
-  let assemblyFormat = "$input ($approximation^)? attr-dict `:` type($input)";
+  let assemblyFormat = "$input (`approximate` $approximation^)? attr-dict `:` type($input)";
 }
 
 def Kiln_SiluOp : Kiln_Op<"silu", [Pure, SameOperandsAndResultType]> {
