@@ -53,6 +53,11 @@ static LogicalResult verifyRank(Operation *op, StringRef name, Value value, int6
   return success();
 }
 
+/// A dim as messages print it: `?` when dynamic.
+static std::string formatDim(int64_t dim) {
+  return ShapedType::isDynamic(dim) ? std::string("?") : std::to_string(dim);
+}
+
 /// Two dims may be equal at run time unless both are static and differ.
 static bool dimsCompatible(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
@@ -182,8 +187,8 @@ LogicalResult OnnxMatMulOp::verify() {
     int64_t m = aType.getShape()[aRank - 2], n = bType.getShape().back();
     ArrayRef<int64_t> out = resultType.getShape();
     if (!dimsCompatible(out[expectedRank - 2], m) || !dimsCompatible(out[expectedRank - 1], n))
-      return emitOpError() << "result " << resultType << " does not end in [" << m << ", " << n
-                           << "]";
+      return emitOpError() << "result " << resultType << " does not end in [" << formatDim(m)
+                           << ", " << formatDim(n) << "]";
   }
   return success();
 }
@@ -207,7 +212,8 @@ LogicalResult OnnxGemmOp::verify() {
   if (auto resultType = getRanked(getOutput()))
     if (!dimsCompatible(resultType.getShape()[0], m) ||
         !dimsCompatible(resultType.getShape()[1], n))
-      return emitOpError() << "result " << resultType << " is not [" << m << ", " << n << "]";
+      return emitOpError() << "result " << resultType << " is not [" << formatDim(m) << ", "
+                           << formatDim(n) << "]";
   if (Value c = getC()) {
     auto cType = getRanked(c);
     if (cType) {
@@ -217,8 +223,8 @@ LogicalResult OnnxGemmOp::verify() {
       ArrayRef<int64_t> tail = ArrayRef<int64_t>(mn).take_back(cType.getRank());
       for (auto [cDim, dim] : llvm::zip_equal(cType.getShape(), tail))
         if (cDim != 1 && !dimsCompatible(cDim, dim))
-          return emitOpError() << "C " << cType << " does not broadcast to [" << m << ", " << n
-                               << "]";
+          return emitOpError() << "C " << cType << " does not broadcast to [" << formatDim(m)
+                               << ", " << formatDim(n) << "]";
     }
   }
   return success();

@@ -98,6 +98,11 @@ LogicalResult KVCacheWriteOp::verify() {
        !ShapedType::isDynamic(key.getShape()[0]) && position.getShape()[0] != key.getShape()[0]))
     return emitOpError() << "position must be [batch] (one start per sequence), got "
                          << position;
+  // With a dynamic key batch, the positions alone bound the batch.
+  if (!ShapedType::isDynamic(position.getShape()[0]) &&
+      position.getShape()[0] > cache.getMaxBatch())
+    return emitOpError() << "position " << position << " has more sequences than the cache's "
+                         << "max_batch " << cache.getMaxBatch();
   return success();
 }
 

@@ -8,12 +8,27 @@
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
 #include <cmath>
+#include <string>
 
 using namespace mlir;
 using namespace kiln;
 
 static bool dimsCompatible(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// The first static one of dims that must all agree, or dynamic if none is: checking each of
+/// them against it compares every pair of static dims, whichever operand is dynamic.
+static int64_t firstStatic(std::initializer_list<int64_t> dims) {
+  for (int64_t dim : dims)
+    if (!ShapedType::isDynamic(dim))
+      return dim;
+  return ShapedType::kDynamic;
+}
+
+/// A dim for a message: `?` rather than the sentinel of a dynamic dim.
+static std::string formatDim(int64_t dim) {
+  return ShapedType::isDynamic(dim) ? std::string("?") : std::to_string(dim);
 }
 
 /// Checks that dim `index` of `type` may equal `expected`; `what` names the dim in the message.
@@ -57,8 +72,12 @@ LogicalResult AttentionOp::verify() {
     if (type.getRank() != 4)
       return emitOpError() << name << " must be [batch, heads, seq, head_dim], got " << type;
 
-  int64_t batch = q.getShape()[0], qLen = q.getShape()[2], kvLen = k.getShape()[2];
-  int64_t vHeadDim = v.getShape()[3];
+  // Any of the four may carry the static batch; q_len, kv_len and v_head_dim are shared by two.
+  int64_t batch = firstStatic({q.getShape()[0], k.getShape()[0], v.getShape()[0],
+                               out.getShape()[0]});
+  int64_t qLen = firstStatic({q.getShape()[2], out.getShape()[2]});
+  int64_t kvLen = firstStatic({k.getShape()[2], v.getShape()[2]});
+  int64_t vHeadDim = firstStatic({v.getShape()[3], out.getShape()[3]});
   if (failed(verifyDim(*this, "query", q, 1, heads, "heads")) ||
       failed(verifyDim(*this, "query", q, 3, headDim, "head_dim")) ||
       failed(verifyDim(*this, "key", k, 0, batch, "batch")) ||
@@ -74,12 +93,8 @@ LogicalResult AttentionOp::verify() {
     return failure();
 
   if (Value mask = getMask()) {
-    auto maskType = dyn_cast<RankedTensorType>(mask.getType());
-    if (!maskType)
-      return emitOpError() << "mask must be a ranked tensor";
-    Type element = maskType.getElementType();
-    if (!isa<FloatType>(element) && !element.isInteger(1))
-      return emitOpError() << "mask must be additive (float) or boolean (i1), got " << element;
+    // ODS (Kiln_RankedMaskTensor) admits only ranked float (additive) or i1 (boolean) masks.
+    auto maskType = cast<RankedTensorType>(mask.getType());
     if (maskType.getRank() > 4)
       return emitOpError() << "mask must have rank <= 4, got " << maskType;
     SmallVector<int64_t> scores = {batch, heads, qLen, kvLen};
@@ -88,8 +103,8 @@ LogicalResult AttentionOp::verify() {
       if (m != 1 && !dimsCompatible(m, s))
         return emitOpError() << "mask " << maskType
                              << " does not broadcast to the scores [batch, heads, q_len, kv_len]"
-                             << " = [" << batch << ", " << heads << ", " << qLen << ", " << kvLen
-                             << "]";
+                             << " = [" << formatDim(batch) << ", " << heads << ", "
+                             << formatDim(qLen) << ", " << formatDim(kvLen) << "]";
   }
   return success();
 }
@@ -120,7 +135,7 @@ LogicalResult LinearOp::verify() {
   if (Value bias = getBias()) {
     auto biasType = cast<RankedTensorType>(bias.getType());
     if (biasType.getRank() != 1 || !dimsCompatible(biasType.getShape()[0], outFeatures))
-      return emitOpError() << "bias must be [" << outFeatures << "], got " << biasType;
+      return emitOpError() << "bias must be [" << formatDim(outFeatures) << "], got " << biasType;
     if (biasType.getElementType() != out.getElementType())
       return emitOpError() << "bias element type must match the result's";
   }
@@ -152,7 +167,8 @@ static LogicalResult verifyNorm(Operation *op, Value input, Value scale, Value b
       continue;
     auto type = cast<RankedTensorType>(param.getType());
     if (type.getRank() != 1 || !dimsCompatible(type.getShape()[0], features))
-      return op->emitOpError() << name << " must be [" << features << "], got " << type;
+      return op->emitOpError() << name << " must be [" << formatDim(features) << "], got "
+                               << type;
     if (type.getElementType() != inputType.getElementType())
       return op->emitOpError() << name << " element type must match the input's";
   }
@@ -181,9 +197,8 @@ LogicalResult RotaryOp::verify() {
     return emitOpError() << "dim must be positive and even, got " << rotaryDim;
   if (!ShapedType::isDynamic(headDim) && rotaryDim > headDim)
     return emitOpError() << "dim " << rotaryDim << " exceeds head_dim " << headDim;
+  // AllTypesMatch<["cos", "sin"]> has made sure that sin has cos's type.
   auto cos = cast<RankedTensorType>(getCos().getType());
-  if (cos != getSin().getType())
-    return emitOpError() << "cos and sin must have the same type";
   if (cos.getRank() != 2 && cos.getRank() != 3)
     return emitOpError() << "cos/sin must be [seq, dim/2] or [batch, seq, dim/2], got " << cos;
   int64_t rank = cos.getRank();
