@@ -848,3 +848,11 @@ func.func @swiglu_unranked(%gate: tensor<*xf32>, %up: tensor<*xf32>) {
   %h = "kiln.swiglu"(%gate, %up) : (tensor<*xf32>, tensor<*xf32>) -> tensor<*xf32>
   return
 }
+
+// -----
+
+func.func @attention_causal_more_queries_than_keys(%q: tensor<1x4x8x32xf32>, %kv: tensor<1x2x4x32xf32>) {
+  // expected-error @+1 {{causal attention needs q_len <= kv_len, got q_len 8 and kv_len 4}}
+  %o = kiln.attention %q, %kv, %kv heads 4 kv_heads 2 head_dim 32 scale 0.17677669 causal : tensor<1x4x8x32xf32>, tensor<1x2x4x32xf32>, tensor<1x2x4x32xf32> -> tensor<1x4x8x32xf32>
+  return
+}

@@ -8,6 +8,8 @@
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
+#include "DimRules.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -51,16 +53,6 @@ static LogicalResult verifyRank(Operation *op, StringRef name, Value value, int6
   if (type && type.getRank() != rank)
     return op->emitOpError() << name << " must have rank " << rank << ", got " << type;
   return success();
-}
-
-/// A dim as messages print it: `?` when dynamic.
-static std::string formatDim(int64_t dim) {
-  return ShapedType::isDynamic(dim) ? std::string("?") : std::to_string(dim);
-}
-
-/// Two dims may be equal at run time unless both are static and differ.
-static bool dimsCompatible(int64_t a, int64_t b) {
-  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
 /// ONNX normalisation ops: `scale` (and `bias`) must broadcast to `input`'s dims from `axis` on.

@@ -7,15 +7,13 @@
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
+#include "DimRules.h"
+
 #include <cmath>
 #include <string>
 
 using namespace mlir;
 using namespace kiln;
-
-static bool dimsCompatible(int64_t a, int64_t b) {
-  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
-}
 
 /// The first static one of dims that must all agree, or dynamic if none is: checking each of
 /// them against it compares every pair of static dims, whichever operand is dynamic.
@@ -24,11 +22,6 @@ static int64_t firstStatic(std::initializer_list<int64_t> dims) {
     if (!ShapedType::isDynamic(dim))
       return dim;
   return ShapedType::kDynamic;
-}
-
-/// A dim for a message: `?` rather than the sentinel of a dynamic dim.
-static std::string formatDim(int64_t dim) {
-  return ShapedType::isDynamic(dim) ? std::string("?") : std::to_string(dim);
 }
 
 /// Checks that dim `index` of `type` may equal `expected`; `what` names the dim in the message.
@@ -91,6 +84,13 @@ LogicalResult AttentionOp::verify() {
       failed(verifyDim(*this, "result", out, 2, qLen, "q_len")) ||
       failed(verifyDim(*this, "result", out, 3, vHeadDim, "v_head_dim")))
     return failure();
+
+  // Causal attention aligns the diagonal bottom-right; with more queries than keys the first
+  // rows would see no key at all (a softmax over nothing).
+  if (getCausal() && !ShapedType::isDynamic(qLen) && !ShapedType::isDynamic(kvLen) &&
+      qLen > kvLen)
+    return emitOpError() << "causal attention needs q_len <= kv_len, got q_len " << qLen
+                         << " and kv_len " << kvLen;
 
   if (Value mask = getMask()) {
     // ODS (Kiln_RankedMaskTensor) admits only ranked float (additive) or i1 (boolean) masks.
