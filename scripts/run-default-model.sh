@@ -13,5 +13,9 @@ build="${KILN_BUILD_DIR:-$root/build}"
 echo "== kiln-report: examples/bytelm-llama-layers.mlir =="
 "$build/bin/kiln-opt" --kiln-report -o /dev/null "$root/examples/bytelm-llama-layers.mlir"
 echo "== kiln-gpu-to-ptx: examples/scale-kernel.mlir (PTX for sm_90) =="
+ptx="$build/examples/scale-kernel.ptx"
+mkdir -p "$(dirname "$ptx")"
 "$build/bin/kiln-opt" --kiln-gpu-to-ptx "$root/examples/scale-kernel.mlir" \
-  | python3 "$root/python/scripts/kiln-extract-ptx.py" - -o /dev/stdout | head -n 20
+  | python3 "$root/python/scripts/kiln-extract-ptx.py" - -o "$ptx"
+sed -n '1,20p' "$ptx"
+echo "(full PTX: $ptx)"

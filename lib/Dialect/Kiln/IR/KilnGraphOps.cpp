@@ -141,15 +141,6 @@ LogicalResult OnnxModOp::verify() {
   return success();
 }
 
-static LogicalResult verifyVariadicElementwise(Operation *op) {
-  if (op->getNumOperands() == 0)
-    return op->emitOpError() << "requires at least one input";
-  return success();
-}
-
-LogicalResult OnnxMaxOp::verify() { return verifyVariadicElementwise(*this); }
-LogicalResult OnnxMinOp::verify() { return verifyVariadicElementwise(*this); }
-
 //===----------------------------------------------------------------------===//
 // Contractions
 //===----------------------------------------------------------------------===//
@@ -670,8 +661,7 @@ LogicalResult OnnxExpandOp::verify() {
 }
 
 LogicalResult OnnxConcatOp::verify() {
-  if (getInputs().empty())
-    return emitOpError() << "requires at least one input";
+  // SameOperandsAndResultElementType has already rejected an op without inputs.
   auto resultType = getRanked(getConcatResult());
   RankedTensorType first;
   int64_t axis = static_cast<int64_t>(getAxis());

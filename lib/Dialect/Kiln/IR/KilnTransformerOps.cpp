@@ -10,7 +10,6 @@
 #include "DimRules.h"
 
 #include <cmath>
-#include <string>
 
 using namespace mlir;
 using namespace kiln;

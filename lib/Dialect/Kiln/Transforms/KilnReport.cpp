@@ -146,8 +146,8 @@ struct KilnReportPass : public kiln::impl::KilnReportPassBase<KilnReportPass> {
     std::string errorMessage;
     std::unique_ptr<llvm::ToolOutputFile> output = openOutputFile(outputFile, &errorMessage);
     if (!output) {
-      getOperation().emitError() << "kiln-report cannot open '" << outputFile
-                                 << "': " << errorMessage;
+      // openOutputFile's message names the file and the reason.
+      getOperation().emitError() << "kiln-report: " << errorMessage;
       return signalPassFailure();
     }
     bool failed = false;

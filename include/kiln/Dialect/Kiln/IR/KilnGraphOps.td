@@ -139,7 +139,6 @@ class Kiln_VariadicOp<string onnxName>
   let summary = "ONNX " # onnxName # " (elementwise over 1..N inputs, numpy broadcasting)";
   let arguments = (ins Variadic<Kiln_NumericTensor>:$inputs);
   let results = (outs Kiln_NumericTensor:$output);
-  let hasVerifier = 1;
 }
 
 def Kiln_OnnxMaxOp : Kiln_VariadicOp<"Max">;

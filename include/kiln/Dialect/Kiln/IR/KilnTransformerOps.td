@@ -27,7 +27,8 @@ def Kiln_AttentionOp : Kiln_Op<"attention",
     * `mask` (optional): additive (float) or boolean (`i1`, true = attend), broadcastable to
       `[batch, num_heads, q_len, kv_len]`.
     * `causal`: query `i` sees keys `j <= i + (kv_len - q_len)` (the bottom-right alignment of
-      a decoder with a cache).
+      a decoder with a cache); it requires `q_len <= kv_len`, else the first rows would see
+      no key.
     * `softcap`: if > 0, scores become `softcap * tanh(scores / softcap)` before masking.
     * result: `[batch, num_heads, q_len, v_head_dim]`.
 
