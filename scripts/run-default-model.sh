@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
-# The main job on the bundled default model. Today Kiln has its dialect, kiln-opt and the GPU
-# back end's PTX path, but no ONNX importer yet: this builds Kiln, prints the kiln-report summary
-# of the bundled Llama-style model in kiln IR (examples/bytelm-llama-layers.mlir) and lowers the
-# bundled kernel to PTX for sm_90. It grows with the project (import, compile, generate).
+# The main job on the bundled default model (models/bytelm_llama.onnx, a trained byte-level
+# Llama): installs what is missing, builds Kiln, imports the model into kiln IR and runs it on
+# the CPU reference executor on a prompt from models/eval_text.bin, printing the most likely next
+# bytes and a short greedy continuation. Then it prints the model's kiln-report and checks the
+# executor against ONNX Runtime's reference logits.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${KILN_BUILD_DIR:-$root/build}"
+model="$root/models/bytelm_llama.onnx"
 
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" kiln-opt
+"$root/scripts/build.sh" kiln-opt kiln-compile kiln-run
 
-echo "== kiln-report: examples/bytelm-llama-layers.mlir =="
-"$build/bin/kiln-opt" --kiln-report -o /dev/null "$root/examples/bytelm-llama-layers.mlir"
-echo "== kiln-gpu-to-ptx: examples/scale-kernel.mlir (PTX for sm_90) =="
-ptx="$build/examples/scale-kernel.ptx"
-mkdir -p "$(dirname "$ptx")"
-"$build/bin/kiln-opt" --kiln-gpu-to-ptx "$root/examples/scale-kernel.mlir" \
-  | python3 "$root/python/scripts/kiln-extract-ptx.py" - -o "$ptx"
-sed -n '1,20p' "$ptx"
-echo "(full PTX: $ptx)"
+echo "== import: $model -> $build/models/bytelm_llama.mlir =="
+mkdir -p "$build/models"
+"$build/bin/kiln-compile" "$model" --emit=mlir -o "$build/models/bytelm_llama.mlir"
+"$build/bin/kiln-opt" --kiln-report -o /dev/null "$build/models/bytelm_llama.mlir"
+
+echo "== run on the CPU executor: next bytes after a prompt =="
+/usr/bin/python3 "$root/python/scripts/kiln-next-bytes.py" --kiln-run "$build/bin/kiln-run" \
+  --model "$model" --prompt-file "$root/models/eval_text.bin" --prompt-offset 5000 \
+  --prompt-length 120 --top-k 5 --generate 24
+
+# atol 3e-5: ONNX Runtime's own float32 rounding error on these logits (test/Models/bytelm_llama.test).
+echo "== check against ONNX Runtime (seq 64) =="
+"$build/bin/kiln-run" --device=cpu "$model" \
+  --inputs-from "$root/models/bytelm_llama.seq64.ref.npz" \
+  --expect "$root/models/bytelm_llama.seq64.ref.npz" --rtol 1e-4 --atol 3e-5

@@ -65,6 +65,7 @@ static unsigned getOperandSegmentCount(StringRef opType) {
 static unsigned getMaxResults(StringRef opType) {
   return llvm::StringSwitch<unsigned>(opType)
       .Case("Attention", 4)
+      .Case("LayerNormalization", 3)
       .Cases({"Dropout", "TopK"}, 2)
       .Case("Split", std::numeric_limits<unsigned>::max())
       .Default(1);
@@ -91,8 +92,9 @@ public:
 
 private:
   Location getFileLoc() { return FileLineColLoc::get(context, sourceName, 0, 0); }
+  /// "MatMul (domain ai.onnx, opset 18)"; the node's name is the diagnostic's location.
   std::string describe(const onnx::NodeProto &node) const {
-    return "node '" + node.name() + "' (" + node.op_type() + ", domain " +
+    return node.op_type() + " (domain " +
            (node.domain().empty() ? std::string("ai.onnx") : node.domain()) + ", opset " +
            std::to_string(opset) + ")";
   }
@@ -481,6 +483,10 @@ LogicalResult OnnxImporter::importNode(onnx::NodeProto &node, Location loc) {
       return nodeError(node, loc) << "an absent optional input followed by a present one is "
                                      "not supported for this op";
   }
+  // An attribute of the wrong kind (an INTS `axis`, ...) would be dropped when the op stores its
+  // properties; reject it before the result type rules or the op's verifier read it.
+  if (failed(opName->verifyInherentAttrs(attributes, [&] { return nodeError(node, loc); })))
+    return failure();
 
   // Results: absent optional outputs (empty names) are dropped from the end; Attention tracks
   // them with segments.

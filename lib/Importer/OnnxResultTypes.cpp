@@ -6,6 +6,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 
@@ -81,7 +82,7 @@ static bool broadcastShapes(ArrayRef<ShapedType> types, SmallVectorImpl<int64_t>
 }
 
 static Type withShapeOf(Type shapeSource, Type elementType) {
-  if (auto ranked = dyn_cast<RankedTensorType>(shapeSource))
+  if (auto ranked = dyn_cast_or_null<RankedTensorType>(shapeSource))
     return RankedTensorType::get(ranked.getShape(), elementType);
   return UnrankedTensorType::get(elementType);
 }
@@ -128,9 +129,11 @@ bool inferResultTypes(MLIRContext *context, StringRef opType, ArrayRef<Value> op
   };
   Type first = operandType(0);
   Type elementType = first ? elementTypeOf(0) : b.getF32Type();
-  if (opType == "Where")
+  // Missing operands and attributes (a Where with one input, a Cast without `to`) keep the
+  // defaults here; the op's verifier reports them.
+  if (opType == "Where" && operandType(1))
     elementType = elementTypeOf(1);
-  else if (opType == "Cast")
+  else if (opType == "Cast" && isa_and_present<TypeAttr>(attributes.get("to")))
     elementType = cast<TypeAttr>(attributes.get("to")).getValue();
   else if (opType == "ConstantOfShape") {
     auto value = dyn_cast_or_null<ElementsAttr>(attributes.get("value"));
@@ -237,9 +240,13 @@ bool inferResultTypes(MLIRContext *context, StringRef opType, ArrayRef<Value> op
         shape[axis] = 0;
         for (RankedTensorType input : inputs) {
           int64_t dim = input.getDimSize(axis);
-          shape[axis] = ShapedType::isDynamic(dim) || ShapedType::isDynamic(shape[axis])
-                            ? ShapedType::kDynamic
-                            : shape[axis] + dim;
+          if (ShapedType::isDynamic(dim) || ShapedType::isDynamic(shape[axis])) {
+            shape[axis] = ShapedType::kDynamic;
+          } else if (llvm::AddOverflow(shape[axis], dim, shape[axis])) {
+            error = "inconsistent shapes: the concatenated dim " + std::to_string(axis) +
+                    " has more than 2^63 elements";
+            return false;
+          }
           for (int64_t d = 0; d < rank; ++d)
             if (d != axis && ShapedType::isDynamic(shape[d]))
               shape[d] = input.getDimSize(d);
@@ -253,19 +260,25 @@ bool inferResultTypes(MLIRContext *context, StringRef opType, ArrayRef<Value> op
       if (axis < 0)
         axis += ranked.getRank();
       if (axis >= 0 && axis <= ranked.getRank()) {
-        auto product = [](ArrayRef<int64_t> dims) {
+        // Dims with a 0 elsewhere can multiply past int64 (checkFitsInMemory only bounds the
+        // product of all dims).
+        bool overflow = false;
+        auto product = [&](ArrayRef<int64_t> dims) {
           int64_t total = 1;
           for (int64_t dim : dims) {
             if (ShapedType::isDynamic(dim))
               return ShapedType::kDynamic;
-            total *= dim;
+            overflow |= llvm::MulOverflow(total, dim, total);
           }
           return total;
         };
-        resultTypes[0] = RankedTensorType::get(
-            {product(ranked.getShape().take_front(axis)),
-             product(ranked.getShape().drop_front(axis))},
-            elementType);
+        int64_t outer = product(ranked.getShape().take_front(axis));
+        int64_t inner = product(ranked.getShape().drop_front(axis));
+        if (overflow) {
+          error = "inconsistent shapes: a flattened dim has more than 2^63 elements";
+          return false;
+        }
+        resultTypes[0] = RankedTensorType::get({outer, inner}, elementType);
       }
     }
   }
@@ -273,12 +286,26 @@ bool inferResultTypes(MLIRContext *context, StringRef opType, ArrayRef<Value> op
   // Secondary results.
   if (opType == "TopK" && numResults > 1)
     resultTypes[1] = withShapeOf(resultTypes[0], b.getI64Type());
+  if (opType == "LayerNormalization") {
+    // Mean and InvStdDev: float32 (stash_type 1), the normalised dims set to 1.
+    Type statsType = unranked(b.getF32Type());
+    auto ranked = dyn_cast_or_null<RankedTensorType>(first);
+    int64_t axis = getIntAttr(attributes, "axis", -1);
+    if (ranked && axis < 0)
+      axis += ranked.getRank();
+    if (ranked && axis >= 0 && axis < ranked.getRank()) {
+      SmallVector<int64_t> shape(ranked.getShape());
+      std::fill(shape.begin() + axis, shape.end(), 1);
+      statsType = RankedTensorType::get(shape, b.getF32Type());
+    }
+    for (unsigned i = 1; i < numResults; ++i)
+      resultTypes[i] = statsType;
+  }
   if (opType == "Dropout" && numResults > 1)
     resultTypes[1] = withShapeOf(resultTypes[0], b.getI1Type());
   if (opType == "Attention") {
     for (unsigned i = 1; i < numResults; ++i)
-      resultTypes[i] = unranked(i == 1 ? elementTypeOf(1) : i == 2 ? elementTypeOf(2)
-                                                                   : elementType);
+      resultTypes[i] = unranked(i <= 2 && operandType(i) ? elementTypeOf(i) : elementType);
   }
   return true;
 }

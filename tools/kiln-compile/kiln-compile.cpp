@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "kiln/Importer/OnnxImporter.h"
+#include "kiln/Tools/DiagnosticPrinter.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/AsmState.h"
@@ -62,7 +63,7 @@ int main(int argc, char **argv) {
   }
 
   llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  kiln::ToolDiagnosticHandler diagnostics(sourceMgr, &context, "kiln-compile");
   OwningOpRef<ModuleOp> module = kiln::importOnnxFile(inputFile, &context);
   if (!module)
     return 1;

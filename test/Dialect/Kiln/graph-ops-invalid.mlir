@@ -251,6 +251,33 @@ func.func @layernorm_epsilon(%x: tensor<1x?x768xf32>, %g: tensor<768xf32>) -> te
 
 // -----
 
+func.func @layernorm_statistics_count(%x: tensor<2x8xf32>, %g: tensor<8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{has 3 statistics results; at most 2 (Mean, InvStdDev)}}
+  %0:4 = kiln.onnx.LayerNormalization %x, %g
+      : (tensor<2x8xf32>, tensor<8xf32>) -> (tensor<2x8xf32>, tensor<2x1xf32>, tensor<2x1xf32>, tensor<2x1xf32>)
+  return %0#0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @layernorm_statistics_type(%x: tensor<2x8xf16>, %g: tensor<8xf16>) -> tensor<2x8xf16> {
+  // expected-error @+1 {{statistics must be float32 (stash_type 1), got 'tensor<2x1xf16>'}}
+  %0:2 = kiln.onnx.LayerNormalization %x, %g
+      : (tensor<2x8xf16>, tensor<8xf16>) -> (tensor<2x8xf16>, tensor<2x1xf16>)
+  return %0#0 : tensor<2x8xf16>
+}
+
+// -----
+
+func.func @layernorm_statistics_stash_type(%x: tensor<2x8xf32>, %g: tensor<8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'stash_type' 0 is not supported with statistics results (only 1: float32)}}
+  %0:2 = kiln.onnx.LayerNormalization %x, %g {stash_type = 0 : i64}
+      : (tensor<2x8xf32>, tensor<8xf32>) -> (tensor<2x8xf32>, tensor<2x1xf32>)
+  return %0#0 : tensor<2x8xf32>
+}
+
+// -----
+
 func.func @layernorm_result_shape(%x: tensor<1x?x768xf32>, %g: tensor<768xf32>)
     -> tensor<1x?x1024xf32> {
   // expected-error @+1 {{result 'tensor<1x?x1024xf32>' must have the shape of the input 'tensor<1x?x768xf32>'}}

@@ -221,6 +221,10 @@ func.func @normalization(%s: tensor<1x12x?x?xf32>, %x: tensor<1x?x768xf32>, %g: 
   %3 = kiln.onnx.LayerNormalization %x, %g
       {axis = 2 : i64, epsilon = 1.0e-12 : f32, stash_type = 0 : i64}
       : (tensor<1x?x768xf32>, tensor<768xf32>) -> tensor<1x?x768xf32>
+  // ONNX's optional Mean and InvStdDev outputs.
+  // CHECK: kiln.onnx.LayerNormalization %arg1, %arg2 : (tensor<1x?x768xf32>, tensor<768xf32>) -> (tensor<1x?x768xf32>, tensor<1x?x1xf32>, tensor<1x?x1xf32>)
+  %stats:3 = kiln.onnx.LayerNormalization %x, %g
+      : (tensor<1x?x768xf32>, tensor<768xf32>) -> (tensor<1x?x768xf32>, tensor<1x?x1xf32>, tensor<1x?x1xf32>)
   // CHECK: kiln.onnx.RMSNormalization %arg4, %arg5 {epsilon = 9.99999997E-7 : f32} : (tensor<?x?x2048xf16>, tensor<2048xf16>) -> tensor<?x?x2048xf16>
   %4 = kiln.onnx.RMSNormalization %h, %gh {epsilon = 1.0e-06 : f32}
       : (tensor<?x?x2048xf16>, tensor<2048xf16>) -> tensor<?x?x2048xf16>

@@ -263,6 +263,16 @@ LogicalResult OnnxSoftmaxOp::verify() {
 }
 
 LogicalResult OnnxLayerNormalizationOp::verify() {
+  if (getStatistics().size() > 2)
+    return emitOpError() << "has " << getStatistics().size()
+                         << " statistics results; at most 2 (Mean, InvStdDev)";
+  if (!getStatistics().empty() && getStashType() != 1)
+    return emitOpError() << "'stash_type' " << getStashType()
+                         << " is not supported with statistics results (only 1: float32)";
+  for (Value statistic : getStatistics())
+    if (!getElementTypeOrSelf(statistic.getType()).isF32())
+      return emitOpError() << "statistics must be float32 (stash_type 1), got "
+                           << statistic.getType();
   return verifyNormalization(*this, getInput(), getScale(), getBias(), getOutput(),
                              static_cast<int64_t>(getAxis()), getEpsilon().convertToFloat());
 }

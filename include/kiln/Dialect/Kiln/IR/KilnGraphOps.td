@@ -209,13 +209,18 @@ def Kiln_OnnxSoftmaxOp : Kiln_GraphOp<"Softmax", [SameOperandsAndResultType]> {
 // unranked tensor and rejects a dynamic dim against a static one.
 def Kiln_OnnxLayerNormalizationOp : Kiln_GraphOp<"LayerNormalization",
     [AllElementTypesMatch<["input", "output"]>]> {
-  let summary = "ONNX LayerNormalization (opset 17), inference form (Y only)";
+  let summary = "ONNX LayerNormalization (opset 17)";
+  let description = [{
+    `statistics` are ONNX's optional outputs Mean and InvStdDev, in that order (none, Mean
+    only, or both): float32 (`stash_type` 1), with the input's shape and every normalised dim
+    set to 1.
+  }];
   let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$scale,
                        Optional<Kiln_FloatTensor>:$bias,
                        DefaultValuedAttr<I64Attr, "-1">:$axis,
                        DefaultValuedAttr<F32Attr, "1e-5f">:$epsilon,
                        DefaultValuedAttr<I64Attr, "1">:$stash_type);
-  let results = (outs Kiln_FloatTensor:$output);
+  let results = (outs Kiln_FloatTensor:$output, Variadic<Kiln_FloatTensor>:$statistics);
   let hasVerifier = 1;
 }
 

@@ -1,0 +1,87 @@
+//===- CpuExecutor.h - Reference interpreter of kiln IR ---------*- C++ -*-===//
+//
+// The CPU reference executor interprets a func.func of kiln ops, op by op, with ONNX semantics
+// and float32 math. It is the numerical oracle of the test suite: outputs before and after every
+// pass must agree with it. It is an interpreter rather than a compiled path so that it depends on
+// nothing but the IR and stays obviously correct; speed is not its job.
+//
+// Errors (unsupported op, shape mismatch at run time, out of memory) are reported as MLIR
+// diagnostics at the failing op's location, which the importer sets to the ONNX node's name.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_EXECUTOR_CPUEXECUTOR_H
+#define KILN_EXECUTOR_CPUEXECUTOR_H
+
+#include "kiln/Executor/Tensor.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Value.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <functional>
+
+namespace kiln::exec {
+
+/// The values computed so far in one region being interpreted.
+class ExecutionContext {
+public:
+  /// The tensor computed for `value`; asserts that it exists.
+  const Tensor &get(mlir::Value value) const;
+  /// The tensor for an optional operand; nullptr when `value` is null (operand absent).
+  const Tensor *getOptional(mlir::Value value) const;
+  void set(mlir::Value value, Tensor tensor);
+  bool contains(mlir::Value value) const { return values.count(value); }
+
+private:
+  llvm::DenseMap<mlir::Value, Tensor> values;
+};
+
+/// Computes the results of `op` from ctx.get(operand) and stores them with ctx.set(result).
+/// On failure it emits a diagnostic on `op` (op->emitOpError(...)) and returns failure().
+using Kernel = std::function<mlir::LogicalResult(mlir::Operation *op, ExecutionContext &ctx)>;
+
+/// Kernels by operation name ("kiln.onnx.Add").
+class KernelRegistry {
+public:
+  void add(llvm::StringRef opName, Kernel kernel);
+  const Kernel *lookup(llvm::StringRef opName) const;
+  bool contains(llvm::StringRef opName) const { return kernels.count(opName); }
+
+private:
+  llvm::StringMap<Kernel> kernels;
+};
+
+// One function per kernel family (one source file each).
+void registerConstantKernels(KernelRegistry &registry);
+void registerElementwiseKernels(KernelRegistry &registry);
+void registerReductionKernels(KernelRegistry &registry);
+void registerMatMulKernels(KernelRegistry &registry);
+void registerShapeKernels(KernelRegistry &registry);
+void registerIndexingKernels(KernelRegistry &registry);
+void registerNormalizationKernels(KernelRegistry &registry);
+void registerAttentionKernels(KernelRegistry &registry);
+void registerTransformerKernels(KernelRegistry &registry);
+
+/// The registry with every kernel family above.
+const KernelRegistry &getDefaultKernelRegistry();
+
+/// Runs `function` on `inputs` (bound to its arguments in order). Checks that every input's
+/// dtype and static dims match the argument type, that symbolic dims with the same name
+/// (`kiln.dim_params` argument attributes) get the same size, and that every result matches its
+/// declared type. Returns the function's results, or failure after emitting a diagnostic.
+mlir::FailureOr<llvm::SmallVector<Tensor>> runFunction(mlir::func::FuncOp function,
+                                                       llvm::ArrayRef<Tensor> inputs);
+
+/// Interprets the ops of `block` (terminator excluded) in order, reading and writing `ctx`.
+/// Used by runFunction and by the region-holding ops (kiln.layer, kiln.layer_group).
+mlir::LogicalResult runBlock(mlir::Block &block, ExecutionContext &ctx);
+
+/// Whether the executor has a kernel for the operation name (for "which ops are supported").
+bool hasKernel(llvm::StringRef opName);
+
+} // namespace kiln::exec
+
+#endif // KILN_EXECUTOR_CPUEXECUTOR_H

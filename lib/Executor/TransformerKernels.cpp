@@ -1,0 +1,271 @@
+//===- TransformerKernels.cpp - CPU kernels of the fused transformer ops --===//
+//
+// kiln.linear (act(x W^T + bias) + residual), kiln.rotary, kiln.gelu, kiln.silu and
+// kiln.swiglu. Each computes in float32 (double for f64 tensors) and rounds once to the element
+// type when it stores its result, as the fused kernel it stands for would.
+//
+//===----------------------------------------------------------------------===//
+
+#include "kiln/Executor/CpuExecutor.h"
+
+#include "ShapeUtils.h"
+
+#include "kiln/Dialect/Kiln/IR/KilnOps.h"
+
+#include <cmath>
+#include <vector>
+
+using namespace mlir;
+
+namespace kiln::exec {
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Activations
+//===----------------------------------------------------------------------===//
+
+template <typename T> T geluErf(T x) {
+  const T sqrtHalf = static_cast<T>(0.7071067811865476);
+  return T(0.5) * x * (T(1) + std::erf(x * sqrtHalf));
+}
+
+/// PyTorch's approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+template <typename T> T geluTanh(T x) {
+  const T sqrtTwoOverPi = static_cast<T>(0.7978845608028654);
+  return T(0.5) * x * (T(1) + std::tanh(sqrtTwoOverPi * (x + T(0.044715) * x * x * x)));
+}
+
+/// x * sigmoid(x), spelled as the Mul(x, Sigmoid(x)) that exporters emit.
+template <typename T> T silu(T x) { return x * (T(1) / (T(1) + std::exp(-x))); }
+
+template <typename T> T activate(Activation activation, T x) {
+  switch (activation) {
+  case Activation::none:
+    return x;
+  case Activation::relu:
+    return x > T(0) ? x : T(0);
+  case Activation::gelu_tanh:
+    return geluTanh(x);
+  case Activation::gelu_erf:
+    return geluErf(x);
+  case Activation::silu:
+    return silu(x);
+  }
+  return x;
+}
+
+/// Applies `fn` elementwise to a floating-point tensor, in float (double for f64).
+template <typename Fn> Tensor mapFloating(const Tensor &input, Fn fn) {
+  Tensor result = Tensor::zeros(input.getDType(), input.getShape());
+  auto apply = [&](auto in, auto out) {
+    for (size_t i = 0, e = in.size(); i < e; ++i)
+      out[i] = fn(in[i]);
+  };
+  if (computesInDouble(input.getDType()))
+    apply(input.getDoubles(), result.getDoubles());
+  else
+    apply(input.getFloats(), result.getFloats());
+  result.normalize();
+  return result;
+}
+
+LogicalResult requireFloating(Operation *op, const Tensor &tensor) {
+  if (!isFloatingPoint(tensor.getDType()))
+    return op->emitOpError() << "expects floating-point tensors, got " << tensor.describe();
+  return success();
+}
+
+LogicalResult runGelu(Operation *op, ExecutionContext &ctx) {
+  auto gelu = cast<GeluOp>(op);
+  const Tensor &input = ctx.get(gelu.getInput());
+  if (failed(requireFloating(op, input)))
+    return failure();
+  bool tanhForm = gelu.getApproximation() == GeluApproximation::tanh;
+  ctx.set(gelu.getOutput(),
+          mapFloating(input, [tanhForm](auto x) { return tanhForm ? geluTanh(x) : geluErf(x); }));
+  return success();
+}
+
+LogicalResult runSilu(Operation *op, ExecutionContext &ctx) {
+  auto siluOp = cast<SiluOp>(op);
+  const Tensor &input = ctx.get(siluOp.getInput());
+  if (failed(requireFloating(op, input)))
+    return failure();
+  ctx.set(siluOp.getOutput(), mapFloating(input, [](auto x) { return silu(x); }));
+  return success();
+}
+
+template <typename T> Tensor swiglu(const Tensor &gate, const Tensor &up) {
+  Tensor result = Tensor::zeros(gate.getDType(), gate.getShape());
+  ArrayRef<T> gates = getElements<T>(gate), ups = getElements<T>(up);
+  MutableArrayRef<T> out = getMutableElements<T>(result);
+  for (size_t i = 0, e = out.size(); i < e; ++i)
+    out[i] = silu(gates[i]) * ups[i];
+  result.normalize();
+  return result;
+}
+
+LogicalResult runSwiglu(Operation *op, ExecutionContext &ctx) {
+  auto swigluOp = cast<SwigluOp>(op);
+  const Tensor &gate = ctx.get(swigluOp.getGate());
+  const Tensor &up = ctx.get(swigluOp.getUp());
+  if (failed(requireFloating(op, gate)))
+    return failure();
+  if (gate.getShape() != up.getShape() || gate.getDType() != up.getDType())
+    return op->emitOpError() << "gate " << gate.describe() << " and up " << up.describe()
+                             << " must have the same type";
+  ctx.set(swigluOp.getOutput(),
+          computesInDouble(gate.getDType()) ? swiglu<double>(gate, up) : swiglu<float>(gate, up));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// kiln.linear
+//===----------------------------------------------------------------------===//
+
+template <typename T>
+Tensor linear(const Tensor &input, const Tensor &weight, const Tensor *bias, const Tensor *residual,
+              Activation activation) {
+  int64_t outFeatures = weight.getShape()[0], inFeatures = weight.getShape()[1];
+  SmallVector<int64_t> shape = llvm::to_vector(input.getShape());
+  shape.back() = outFeatures;
+  Tensor result = Tensor::zeros(input.getDType(), shape);
+  ArrayRef<T> x = getElements<T>(input), w = getElements<T>(weight);
+  MutableArrayRef<T> y = getMutableElements<T>(result);
+  ArrayRef<T> b = bias ? getElements<T>(*bias) : ArrayRef<T>();
+  ArrayRef<T> r = residual ? getElements<T>(*residual) : ArrayRef<T>();
+  int64_t rows = 1;
+  for (int64_t dim : input.getShape().drop_back())
+    rows *= dim;
+  for (int64_t row = 0; row < rows; ++row) {
+    const T *xRow = x.data() + row * inFeatures;
+    for (int64_t o = 0; o < outFeatures; ++o) {
+      // Weight rows are [in_features] (PyTorch layout), so both operands stream contiguously.
+      const T *wRow = w.data() + o * inFeatures;
+      T sum = 0;
+      for (int64_t i = 0; i < inFeatures; ++i)
+        sum += xRow[i] * wRow[i];
+      if (bias)
+        sum += b[o];
+      // The epilogue order of the op: bias, activation, then the residual.
+      T value = activate(activation, sum);
+      if (residual)
+        value += r[row * outFeatures + o];
+      y[row * outFeatures + o] = value;
+    }
+  }
+  result.normalize();
+  return result;
+}
+
+LogicalResult runLinear(Operation *op, ExecutionContext &ctx) {
+  auto linearOp = cast<LinearOp>(op);
+  const Tensor &input = ctx.get(linearOp.getInput());
+  const Tensor &weight = ctx.get(linearOp.getWeight());
+  const Tensor *bias = ctx.getOptional(linearOp.getBias());
+  const Tensor *residual = ctx.getOptional(linearOp.getResidual());
+  if (failed(requireFloating(op, input)))
+    return failure();
+  if (input.getRank() < 1 || weight.getRank() != 2 ||
+      input.getShape().back() != weight.getShape()[1] || weight.getDType() != input.getDType())
+    return op->emitOpError() << "input " << input.describe() << " does not match weight "
+                             << weight.describe() << " ([out_features, in_features])";
+  int64_t outFeatures = weight.getShape()[0];
+  if (bias &&
+      (bias->getShape() != ArrayRef<int64_t>(outFeatures) || bias->getDType() != input.getDType()))
+    return op->emitOpError() << "bias " << bias->describe() << " must be [" << outFeatures
+                             << "] of the input's type";
+  SmallVector<int64_t> shape = llvm::to_vector(input.getShape());
+  shape.back() = outFeatures;
+  if (residual && (residual->getShape() != ArrayRef<int64_t>(shape) ||
+                   residual->getDType() != input.getDType()))
+    return op->emitOpError() << "residual " << residual->describe() << " must have the result "
+                             << "shape " << formatShape(shape) << " and the input's type";
+  Activation activation = linearOp.getActivation();
+  ctx.set(linearOp.getOutput(), computesInDouble(input.getDType())
+                                    ? linear<double>(input, weight, bias, residual, activation)
+                                    : linear<float>(input, weight, bias, residual, activation));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// kiln.rotary
+//===----------------------------------------------------------------------===//
+
+template <typename T>
+Tensor rotary(const Tensor &input, const Tensor &cosTensor, const Tensor &sinTensor,
+              int64_t rotaryDim, bool interleaved) {
+  ArrayRef<int64_t> shape = input.getShape();
+  int64_t batch = shape[0], heads = shape[1], seq = shape[2], headDim = shape[3];
+  int64_t half = rotaryDim / 2;
+  // cos/sin are [seq, R/2] or [batch, seq, R/2] with batch possibly 1.
+  bool perBatch = cosTensor.getRank() == 3 && cosTensor.getShape()[0] != 1;
+  ArrayRef<T> in = getElements<T>(input);
+  ArrayRef<T> cosValues = getElements<T>(cosTensor), sinValues = getElements<T>(sinTensor);
+  Tensor result = Tensor::zeros(input.getDType(), shape);
+  MutableArrayRef<T> out = getMutableElements<T>(result);
+  std::copy(in.begin(), in.end(), out.begin()); // dims from rotary_dim on pass through
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t s = 0; s < seq; ++s) {
+        const T *x = in.data() + ((b * heads + h) * seq + s) * headDim;
+        T *y = out.data() + ((b * heads + h) * seq + s) * headDim;
+        int64_t angles = ((perBatch ? b : 0) * seq + s) * half;
+        // `half` pairs (i, i + R/2), `interleaved` pairs (2i, 2i + 1).
+        for (int64_t p = 0; p < half; ++p) {
+          int64_t first = interleaved ? 2 * p : p;
+          int64_t second = interleaved ? 2 * p + 1 : p + half;
+          T c = cosValues[angles + p], sn = sinValues[angles + p];
+          y[first] = x[first] * c - x[second] * sn;
+          y[second] = x[second] * c + x[first] * sn;
+        }
+      }
+    }
+  }
+  result.normalize();
+  return result;
+}
+
+LogicalResult runRotary(Operation *op, ExecutionContext &ctx) {
+  auto rotaryOp = cast<RotaryOp>(op);
+  const Tensor &input = ctx.get(rotaryOp.getInput());
+  const Tensor &cosTensor = ctx.get(rotaryOp.getCos());
+  const Tensor &sinTensor = ctx.get(rotaryOp.getSin());
+  if (failed(requireFloating(op, input)))
+    return failure();
+  int64_t rotaryDim = static_cast<int64_t>(rotaryOp.getRotaryDim());
+  if (input.getRank() != 4 || rotaryDim <= 0 || rotaryDim % 2 != 0 ||
+      rotaryDim > input.getShape()[3])
+    return op->emitOpError() << "input " << input.describe()
+                             << " must be [batch, heads, seq, head_dim] with an even dim "
+                             << rotaryDim << " <= head_dim";
+  int64_t batch = input.getShape()[0], seq = input.getShape()[2];
+  ArrayRef<int64_t> cosShape = cosTensor.getShape();
+  bool validCos = (cosShape == ArrayRef<int64_t>({seq, rotaryDim / 2}) ||
+                   (cosTensor.getRank() == 3 && (cosShape[0] == batch || cosShape[0] == 1) &&
+                    cosShape.drop_front() == ArrayRef<int64_t>({seq, rotaryDim / 2}))) &&
+                  sinTensor.getShape() == cosShape && cosTensor.getDType() == input.getDType() &&
+                  sinTensor.getDType() == input.getDType();
+  if (!validCos)
+    return op->emitOpError() << "cos " << cosTensor.describe() << " and sin "
+                             << sinTensor.describe() << " must be [seq, dim/2] or "
+                             << "[batch, seq, dim/2] for input " << input.describe();
+  bool interleaved = rotaryOp.getStyle() == RotaryStyle::interleaved;
+  ctx.set(rotaryOp.getOutput(),
+          computesInDouble(input.getDType())
+              ? rotary<double>(input, cosTensor, sinTensor, rotaryDim, interleaved)
+              : rotary<float>(input, cosTensor, sinTensor, rotaryDim, interleaved));
+  return success();
+}
+
+} // namespace
+
+void registerTransformerKernels(KernelRegistry &registry) {
+  registry.add(LinearOp::getOperationName(), runLinear);
+  registry.add(RotaryOp::getOperationName(), runRotary);
+  registry.add(GeluOp::getOperationName(), runGelu);
+  registry.add(SiluOp::getOperationName(), runSilu);
+  registry.add(SwigluOp::getOperationName(), runSwiglu);
+}
+
+} // namespace kiln::exec
