@@ -28,6 +28,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace mlir;
@@ -606,9 +607,17 @@ OwningOpRef<ModuleOp> importOnnxFile(StringRef path, MLIRContext *context) {
   bool parsed;
   {
     // Streamed from the file: the file's bytes are never held in memory next to the weights.
+    // The byte limit lets protobuf reserve each string (raw_data) at its final size instead of
+    // growing it by doubling. Protobuf caps that reservation at 50 MB, so a larger tensor still
+    // grows and briefly needs twice its size while it is read.
+    struct stat info;
+    int64_t fileSize = ::fstat(fd, &info) == 0 ? info.st_size : 0;
     google::protobuf::io::FileInputStream stream(fd);
     stream.SetCloseOnDelete(true);
-    parsed = model.ParseFromZeroCopyStream(&stream);
+    google::protobuf::io::CodedInputStream coded(&stream);
+    coded.SetTotalBytesLimit(
+        static_cast<int>(std::min<int64_t>(fileSize, std::numeric_limits<int>::max())));
+    parsed = model.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
   }
   if (!parsed) {
     emitError(loc) << "'" << path
