@@ -610,8 +610,11 @@ OwningOpRef<ModuleOp> importOnnxFile(StringRef path, MLIRContext *context) {
     // The byte limit lets protobuf reserve each string (raw_data) at its final size instead of
     // growing it by doubling. Protobuf caps that reservation at 50 MB, so a larger tensor still
     // grows and briefly needs twice its size while it is read.
+    // Pipes and other non-regular files have no size: no limit then.
     struct stat info;
-    int64_t fileSize = ::fstat(fd, &info) == 0 ? info.st_size : 0;
+    int64_t fileSize = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)
+                           ? info.st_size
+                           : std::numeric_limits<int>::max();
     google::protobuf::io::FileInputStream stream(fd);
     stream.SetCloseOnDelete(true);
     google::protobuf::io::CodedInputStream coded(&stream);
