@@ -109,8 +109,10 @@ private:
   LogicalResult convertAttribute(const onnx::NodeProto &node, onnx::AttributeProto &attribute,
                                  RegisteredOperationName opName, Location loc,
                                  NamedAttrList &attributes, SmallVectorImpl<Value> &operands);
-  Type refineWithDeclaredType(const onnx::NodeProto &node, StringRef outputName, Type inferred,
-                              Location loc, bool &failed);
+  /// The inferred result type refined by the model's declared type for `outputName`; an error
+  /// when the two contradict.
+  FailureOr<Type> refineWithDeclaredType(const onnx::NodeProto &node, StringRef outputName,
+                                         Type inferred, Location loc);
   Value createI64Constant(ArrayRef<int64_t> values, Location loc);
 
   MLIRContext *context;
@@ -406,29 +408,27 @@ static Type joinTypes(Type declared, Type inferred) {
   return RankedTensorType::get(shape, declaredShaped.getElementType());
 }
 
-Type OnnxImporter::refineWithDeclaredType(const onnx::NodeProto &node, StringRef outputName,
-                                          Type inferred, Location loc, bool &failed) {
+FailureOr<Type> OnnxImporter::refineWithDeclaredType(const onnx::NodeProto &node,
+                                                     StringRef outputName, Type inferred,
+                                                     Location loc) {
   const onnx::TypeProto *declared = declaredTypes.lookup(outputName);
-  if (!declared || !declared->has_tensor_type())
+  // Without a declared element type there is nothing to compare: the op's own rules decide.
+  if (!declared || !declared->has_tensor_type() || !declared->tensor_type().has_elem_type())
     return inferred;
   std::string error;
-  // A declared type Kiln cannot represent is ignored: the op's own rules decide.
-  if (!declared->tensor_type().has_elem_type())
-    return inferred;
   std::optional<ImportedType> type = convertType(*declared, context, error);
-  if (!type) {
-    nodeError(node, loc) << "output '" << outputName << "': " << error;
-    failed = true;
-    return nullptr;
-  }
+  if (!type)
+    return nodeError(node, loc) << "output '" << outputName << "': " << error;
+  Type declaredElement = type->type.getElementType();
+  if (declaredElement != cast<ShapedType>(inferred).getElementType())
+    return nodeError(node, loc) << "inconsistent types: output '" << outputName
+                                << "' is declared as " << type->type << " but the op gives "
+                                << inferred;
   Type joined = joinTypes(type->type, inferred);
-  if (!joined) {
-    nodeError(node, loc) << "inconsistent shapes: output '" << outputName
-                         << "' is declared as " << type->type << " but its inputs give "
-                         << inferred;
-    failed = true;
-    return nullptr;
-  }
+  if (!joined)
+    return nodeError(node, loc) << "inconsistent shapes: output '" << outputName
+                                << "' is declared as " << type->type << " but its inputs give "
+                                << inferred;
   return resultTypeIsOperandType(node.op_type()) ? inferred : joined;
 }
 
@@ -519,11 +519,10 @@ LogicalResult OnnxImporter::importNode(onnx::NodeProto &node, Location loc) {
       if (name.empty())
         continue;
     }
-    bool failedRefine = false;
-    Type type = refineWithDeclaredType(node, name, inferredTypes[i], loc, failedRefine);
-    if (failedRefine)
+    FailureOr<Type> type = refineWithDeclaredType(node, name, inferredTypes[i], loc);
+    if (failed(type))
       return failure();
-    resultTypes.push_back(type);
+    resultTypes.push_back(*type);
     resultNames.push_back(name);
   }
   if (withResultSegments) {

@@ -88,11 +88,23 @@ static std::string getResultName(func::FuncOp function, unsigned index) {
   return "output" + std::to_string(index);
 }
 
+using NamedArray = std::pair<std::string, Tensor>;
+
+/// The .npz array called `name`, else the one called `fallback` (the fixtures' in<i>/ort_out<i>).
+static const NamedArray *findNamedArray(ArrayRef<NamedArray> archive, StringRef name,
+                                        StringRef fallback) {
+  for (StringRef key : {name, fallback}) {
+    auto it = llvm::find_if(archive, [&](const NamedArray &entry) { return entry.first == key; });
+    if (it != archive.end())
+      return &*it;
+  }
+  return nullptr;
+}
+
 /// Loads the model: ONNX through the importer, anything else as MLIR text or bytecode.
 static OwningOpRef<ModuleOp> loadModel(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   if (llvm::sys::path::extension(modelFile) == ".onnx")
     return kiln::importOnnxFile(modelFile, &context);
-  std::string error;
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(modelFile);
   if (!buffer) {
     llvm::errs() << "kiln-run: cannot read '" << modelFile << "': " << buffer.getError().message()
@@ -156,12 +168,9 @@ static FailureOr<SmallVector<Tensor>> loadInputs(func::FuncOp function) {
     for (unsigned i = 0; i < numArgs; ++i) {
       if (bound[i])
         continue;
-      std::string name = getArgName(function, i), fallback = "in" + std::to_string(i);
-      for (StringRef key : {StringRef(name), StringRef(fallback)}) {
-        auto it = llvm::find_if(*archive, [&](const auto &entry) { return entry.first == key; });
-        if (it != archive->end() && !bound[i])
-          bound[i] = it->second;
-      }
+      if (const NamedArray *array =
+              findNamedArray(*archive, getArgName(function, i), "in" + std::to_string(i)))
+        bound[i] = array->second;
     }
   }
   // numpy has no bfloat16: float32 arrays stand in for bf16 inputs (rounded here).
@@ -273,9 +282,15 @@ int main(int argc, char **argv) {
   if (!outputDir.empty()) {
     if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
       return fail("cannot create '" + outputDir + "': " + ec.message());
+    llvm::StringMap<std::string> writtenBy;
     for (auto [i, output] : llvm::enumerate(*outputs)) {
+      std::string name = getResultName(function, i), fileName = getOutputFileName(name);
+      // Sanitising may map two ONNX names to one file; never let one output overwrite another.
+      if (auto [it, inserted] = writtenBy.try_emplace(fileName, name); !inserted)
+        return fail("outputs '" + it->second + "' and '" + name + "' would both be written to '" +
+                    fileName + "'");
       SmallString<256> path(outputDir);
-      llvm::sys::path::append(path, getOutputFileName(getResultName(function, i)));
+      llvm::sys::path::append(path, fileName);
       // numpy has no bfloat16: such outputs are written as float32 (exact).
       const Tensor &written =
           output.getDType() == DType::BF16 ? output.castTo(DType::F32) : output;
@@ -296,26 +311,15 @@ int main(int argc, char **argv) {
   for (auto [i, output] : llvm::enumerate(*outputs)) {
     std::string name = getResultName(function, i);
     std::string fallback = "ort_out" + std::to_string(i);
-    const Tensor *expected = nullptr;
-    StringRef refName;
-    for (const auto &[key, tensor] : *reference)
-      if (key == name) {
-        expected = &tensor;
-        refName = key;
-      }
-    if (!expected)
-      for (const auto &[key, tensor] : *reference)
-        if (key == fallback) {
-          expected = &tensor;
-          refName = key;
-        }
+    const NamedArray *match = findNamedArray(*reference, name, fallback);
+    const Tensor *expected = match ? &match->second : nullptr;
     if (!expected) {
       llvm::outs() << name << ": MISSING (" << expectFile << " has neither '" << name
                    << "' nor '" << fallback << "')\n";
       allMatch = false;
       continue;
     }
-    allMatch &= compareOutput(name, output, refName, *expected);
+    allMatch &= compareOutput(name, output, match->first, *expected);
   }
   return allMatch ? 0 : 1;
 }

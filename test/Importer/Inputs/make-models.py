@@ -109,6 +109,21 @@ def optional_inputs(out_dir):
     save(make(nodes, [f32("x", [4])], [f32("y", [2])], inits), out_dir, "optional-inputs.onnx")
 
 
+def run_edge_cases(out_dir):
+    """Models for kiln-run's edge cases: bfloat16 through float32 .npy files, and two outputs
+    whose names sanitise to the same file name."""
+    bf16 = lambda name: helper.make_tensor_value_info(name, TensorProto.BFLOAT16, [3])
+    save(make([helper.make_node("Identity", ["x"], ["y"], name="id")], [bf16("x")], [bf16("y")]),
+         out_dir, "bf16-identity.onnx")
+    # 1 + 2^-10 is not a bfloat16: it rounds to 1.
+    np.save(os.path.join(out_dir, "bf16_x.npy"), np.array([1.5, 1 + 2**-10, -3.0], np.float32))
+    nodes = [helper.make_node("Identity", ["x"], ["o/1"], name="id1"),
+             helper.make_node("Identity", ["x"], ["o_1"], name="id2")]
+    save(make(nodes, [f32("x", [2])], [f32("o/1", [2]), f32("o_1", [2])]), out_dir,
+         "colliding-outputs.onnx")
+    np.save(os.path.join(out_dir, "pair.npy"), np.array([1, 2], np.float32))
+
+
 def external(out_dir):
     """Weights stored next to the model, and the ways external data can be wrong."""
     w = np.arange(6, dtype=np.float32).reshape(2, 3)
@@ -171,6 +186,9 @@ def errors(out_dir):
          out_dir, "inconsistent-broadcast.onnx")
     save(make([helper.make_node("Relu", ["x"], ["y"], name="relu")],
               [f32("x", [2, 3])], [f32("y", [2, 4])]), out_dir, "inconsistent-declared.onnx")
+    save(make([helper.make_node("Relu", ["x"], ["y"], name="relu")], [f32("x", [2, 3])],
+              [helper.make_tensor_value_info("y", TensorProto.INT64, [2, 3])]),
+         out_dir, "inconsistent-declared-type.onnx")
     save(make([helper.make_node("Relu", ["x"], ["y"], name="relu")],
               [f32("x", [1 << 40, 1 << 40])], [f32("y", None)]), out_dir, "huge-dims.onnx")
     huge = TensorProto()
@@ -200,6 +218,7 @@ def main():
     dtypes(out_dir)
     opset13_reduce(out_dir)
     optional_inputs(out_dir)
+    run_edge_cases(out_dir)
     external(out_dir)
     errors(out_dir)
 
