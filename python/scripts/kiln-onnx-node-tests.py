@@ -33,8 +33,9 @@ usage:
     --list-selected    print the selected test names and exit (no test is run)
 
 Exit status: 0 when every selected test passes or fails as the xfail list expects; 1 when a test
-not in the list fails, or a listed test passes (the list is stale: remove it); 2 on a usage or
-setup error. A starting xfail list is the report's failures:
+not in the list fails, or a listed test passes or (without --filter) does not run (the list is
+stale: remove it); 2 on a usage or setup error, or when nothing is selected. A starting xfail
+list is the report's failures:
     awk -F'\\t' '$2 == "FAIL" {print $1}' report.txt > xfail.txt
 
 Needs the onnx and numpy Python packages (Debian: python3-onnx, python3-numpy), hence the
@@ -336,6 +337,11 @@ def main(argv: List[str]) -> int:
             print(test.name)
         return 0
 
+    if not selected:
+        print("error: no test selected (node test names are snake_case, e.g. "
+              "--filter layer_normalization)", file=sys.stderr)
+        return 2
+
     kiln_run = args.kiln_bin / "kiln-run"
     if not os.access(kiln_run, os.X_OK):
         print(f"error: {kiln_run} is not an executable", file=sys.stderr)
@@ -379,9 +385,15 @@ def main(argv: List[str]) -> int:
     for result in by_status["XPASS"]:
         print(f"  {result.name}")
     not_run = sorted(xfail - {result.name for result in results})
-    if not_run and args.verbose:
+    # Without --filter every xfail entry must name a test that runs: a typo or a test that
+    # disappeared would otherwise sit in the list forever.
+    stale = not_run if not args.filter else []
+    if stale:
+        print(f"xfail entries that name no test run here (remove them from {args.xfail}): "
+              f"{', '.join(stale)}")
+    elif not_run and args.verbose:
         print(f"xfail entries not selected in this run: {', '.join(not_run)}")
-    return 1 if by_status["FAIL"] or by_status["XPASS"] else 0
+    return 1 if by_status["FAIL"] or by_status["XPASS"] or stale else 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ imports both with
 must stay below 1.5x the weights (one copy is the blobs the module owns; the protobuf's buffers
 are taken over, not copied). Prints the figures. Tensors are kept under protobuf's 50 MB string
 reservation cap: a larger one is grown by doubling while it is parsed, so the peak is the
-weights plus twice the largest such tensor (docs/Importer.md). Usage: check-import-memory.py KILN_COMPILE DIR
+weights plus the largest such tensor (docs/Importer.md). Usage: check-import-memory.py KILN_COMPILE DIR
 """
 
 import os
