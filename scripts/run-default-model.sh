@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the bundled default model (models/bytelm_llama.onnx, a trained byte-level
-# Llama): installs what is missing, builds Kiln, imports the model into kiln IR and runs it on
-# the CPU reference executor on a prompt from models/eval_text.bin, printing the most likely next
-# bytes and a short greedy continuation. Then it prints the model's kiln-report and checks the
-# executor against ONNX Runtime's reference logits.
+# Llama): installs what is missing, builds Kiln, imports the model into kiln IR (bytecode) and
+# prints its kiln-report, runs that IR on the CPU reference executor on a prompt from
+# models/eval_text.bin (the most likely next bytes and a short greedy continuation), and checks
+# the executor against ONNX Runtime's reference logits.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${KILN_BUILD_DIR:-$root/build}"
@@ -12,14 +12,15 @@ model="$root/models/bytelm_llama.onnx"
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" kiln-opt kiln-compile kiln-run
 
-echo "== import: $model -> $build/models/bytelm_llama.mlir =="
+imported="$build/models/bytelm_llama.mlirbc"
+echo "== import: $model -> $imported =="
 mkdir -p "$build/models"
-"$build/bin/kiln-compile" "$model" --emit=mlir -o "$build/models/bytelm_llama.mlir"
-"$build/bin/kiln-opt" --kiln-report -o /dev/null "$build/models/bytelm_llama.mlir"
+"$build/bin/kiln-compile" "$model" --emit=mlirbc -o "$imported"
+"$build/bin/kiln-opt" --kiln-report -o /dev/null "$imported"
 
 echo "== run on the CPU executor: next bytes after a prompt =="
 /usr/bin/python3 "$root/python/scripts/kiln-next-bytes.py" --kiln-run "$build/bin/kiln-run" \
-  --model "$model" --prompt-file "$root/models/eval_text.bin" --prompt-offset 5000 \
+  --model "$imported" --prompt-file "$root/models/eval_text.bin" --prompt-offset 5000 \
   --prompt-length 120 --top-k 5 --generate 24
 
 # atol 3e-5: ONNX Runtime's own float32 rounding error on these logits (test/Models/bytelm_llama.test).

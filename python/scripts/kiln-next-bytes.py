@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Runs a byte-level language model on a prompt with kiln-run and prints its next bytes.
 
 The model's input is `input_ids` [1, seq] (token id = byte value) and its output is logits
@@ -6,7 +6,7 @@ The model's input is `input_ids` [1, seq] (token id = byte value) and its output
 probabilities, then extends the prompt greedily, one kiln-run call per byte (the CPU executor
 has no KV cache; it recomputes the whole sequence each step).
 
-Usage: kiln-next-bytes.py --kiln-run PATH --model MODEL.onnx [--prompt TEXT | --prompt-file F
+Usage: kiln-next-bytes.py --kiln-run PATH --model MODEL(.onnx, .mlir or .mlirbc) [--prompt TEXT | --prompt-file F
        --prompt-offset N --prompt-length N] [--top-k 5] [--generate 24]
 """
 

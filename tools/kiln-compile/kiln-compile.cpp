@@ -38,7 +38,7 @@ static cl::opt<EmitKind> emit(
     cl::cat(category));
 static cl::opt<bool> elideWeights(
     "elide-weights",
-    cl::desc("Print weight blobs as '__elided__' (small output that cannot be run)"),
+    cl::desc("Leave the weight blobs out of the output (small, for reading; it cannot be run)"),
     cl::init(false), cl::cat(category));
 static cl::opt<bool> listOnnxOps(
     "list-onnx-ops",
@@ -51,6 +51,8 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "Kiln ahead-of-time compiler\n");
 
   MLIRContext context;
+  // A diagnostic names its node by location; printing the op would dump whole functions.
+  context.printOpOnDiagnostic(false);
   if (listOnnxOps) {
     for (const std::string &op : kiln::getSupportedOnnxOps(&context))
       llvm::outs() << op << "\n";
@@ -90,7 +92,8 @@ int main(int argc, char **argv) {
     output->os().clear_error();
     return 1;
   }
-  // Only now does the output replace any previous file: a failed run leaves nothing behind.
+  // Keep the output only now: ToolOutputFile deletes it on every earlier exit, so a failed run
+  // leaves no half-written file behind.
   output->keep();
   return 0;
 }

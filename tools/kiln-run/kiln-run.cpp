@@ -252,6 +252,8 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registry.insert<kiln::KilnDialect, func::FuncDialect>();
   MLIRContext context(registry);
+  // A diagnostic names its op by location; printing the op would dump whole functions.
+  context.printOpOnDiagnostic(false);
   context.loadAllAvailableDialects();
   llvm::SourceMgr sourceMgr;
   kiln::ToolDiagnosticHandler diagnostics(sourceMgr, &context, "kiln-run");

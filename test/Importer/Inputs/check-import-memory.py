@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Checks that importing a model holds at most one extra copy of its weights.
 
 Writes a model with WEIGHT_MB of float32 weights (raw_data, in tensors of 8 MB) and a tiny one,

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes the small ONNX models the importer tests read, into the folder given as argument.
 
 Each model exercises one importer feature or one diagnostic. The models are generated at test
