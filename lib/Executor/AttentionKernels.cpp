@@ -337,9 +337,9 @@ LogicalResult runOnnxAttentionIn(OnnxAttentionOp attention, ExecutionContext &ct
   Tensor scores;
   if (scoresResult)
     scores = Tensor::zeros(dtype, {dims.batch, dims.qHeads, dims.qLen, dims.kvLen});
-  computeAttention<T>(dims, getElements<T>(problem.q), getElements<T>(problem.k),
-                      getElements<T>(problem.v), options, getMutableElements<T>(output),
-                      scoresResult ? getMutableElements<T>(scores) : MutableArrayRef<T>());
+  computeAttention<T>(dims, getStored<T>(problem.q), getStored<T>(problem.k),
+                      getStored<T>(problem.v), options, getMutableStored<T>(output),
+                      scoresResult ? getMutableStored<T>(scores) : MutableArrayRef<T>());
   output.normalize();
   ctx.set(attention.getOutput(), problem.inputs3D ? mergeHeads(output) : output);
   if (Value presentKey = attention.getPresentKey())
@@ -386,9 +386,9 @@ LogicalResult runKilnAttentionIn(AttentionOp attention, ExecutionContext &ctx,
     options.mask = &*mask;
   }
   Tensor output = Tensor::zeros(q.getDType(), {dims.batch, dims.qHeads, dims.qLen, dims.vHeadDim});
-  computeAttention<T>(dims, getElements<T>(q), getElements<T>(ctx.get(attention.getKey())),
-                      getElements<T>(ctx.get(attention.getValue())), options,
-                      getMutableElements<T>(output), MutableArrayRef<T>());
+  computeAttention<T>(dims, getStored<T>(q), getStored<T>(ctx.get(attention.getKey())),
+                      getStored<T>(ctx.get(attention.getValue())), options,
+                      getMutableStored<T>(output), MutableArrayRef<T>());
   output.normalize();
   ctx.set(attention.getOutput(), output);
   return success();
@@ -433,18 +433,6 @@ LogicalResult runKilnAttention(Operation *op, ExecutionContext &ctx) {
 //===----------------------------------------------------------------------===//
 // ONNX RotaryEmbedding
 //===----------------------------------------------------------------------===//
-
-template <typename T>
-void rotate(const T *x, T *y, const T *cos, const T *sin, int64_t rotaryDim, bool interleaved) {
-  int64_t half = rotaryDim / 2;
-  for (int64_t p = 0; p < half; ++p) {
-    int64_t first = interleaved ? 2 * p : p;
-    int64_t second = interleaved ? 2 * p + 1 : p + half;
-    T x1 = x[first], x2 = x[second];
-    y[first] = cos[p] * x1 - sin[p] * x2;
-    y[second] = sin[p] * x1 + cos[p] * x2;
-  }
-}
 
 template <typename T>
 LogicalResult runRotaryEmbeddingIn(OnnxRotaryEmbeddingOp rotary, ExecutionContext &ctx) {
@@ -513,17 +501,18 @@ LogicalResult runRotaryEmbeddingIn(OnnxRotaryEmbeddingOp rotary, ExecutionContex
   }
 
   Tensor result = Tensor::zeros(input.getDType(), shape);
-  ArrayRef<T> in = getElements<T>(input);
-  MutableArrayRef<T> out = getMutableElements<T>(result);
+  ArrayRef<T> in = getStored<T>(input);
+  MutableArrayRef<T> out = getMutableStored<T>(result);
   std::copy(in.begin(), in.end(), out.begin()); // the dims past rotary_dim pass through
+  bool interleaved = static_cast<int64_t>(rotary.getInterleaved()) != 0;
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t h = 0; h < heads; ++h) {
       for (int64_t s = 0; s < seq; ++s) {
         int64_t vector = is3D ? (b * seq + s) * heads + h : (b * heads + h) * seq + s;
         int64_t cacheRow = cacheRows[b * seq + s];
-        rotate(in.data() + vector * headSize, out.data() + vector * headSize,
-               cosValues.data() + cacheRow * half, sinValues.data() + cacheRow * half, rotaryDim,
-               static_cast<int64_t>(rotary.getInterleaved()) != 0);
+        rotatePairs(in.data() + vector * headSize, out.data() + vector * headSize,
+                    cosValues.data() + cacheRow * half, sinValues.data() + cacheRow * half,
+                    rotaryDim, interleaved);
       }
     }
   }
@@ -537,8 +526,8 @@ LogicalResult runRotaryEmbedding(Operation *op, ExecutionContext &ctx) {
   const Tensor &input = ctx.get(rotary.getInput());
   if (input.getRank() != 3 && input.getRank() != 4)
     return op->emitOpError() << "input must be 3-D or 4-D, got " << input.describe();
-  if (!isFloatingPoint(input.getDType()))
-    return op->emitOpError() << "input must be floating-point, got " << input.describe();
+  if (failed(checkOperandKind(op, input, OperandKind::Float)))
+    return failure();
   if (computesInDouble(input.getDType()))
     return runRotaryEmbeddingIn<double>(rotary, ctx);
   return runRotaryEmbeddingIn<float>(rotary, ctx);

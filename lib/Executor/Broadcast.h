@@ -1,7 +1,8 @@
-//===- Broadcast.h - numpy broadcasting for the CPU kernels -----*- C++ -*-===//
+//===- Broadcast.h - numpy broadcasting and strided walks -------*- C++ -*-===//
 //
-// Private to lib/Executor: the shape rule and the index walk of numpy's multidirectional
-// broadcasting, shared by the elementwise, reduction and matmul kernels.
+// Private to lib/Executor: the shape rule of numpy's multidirectional broadcasting, and the one
+// index walk that every strided access of the CPU kernels goes through (broadcast operands,
+// transposes, slices, strided copies).
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,57 +36,77 @@ inline std::optional<llvm::SmallVector<int64_t, 6>> broadcastShapes(llvm::ArrayR
   return result;
 }
 
-/// Calls fn(resultIndex, operandIndices) for every element of `resultShape` in row-major order,
-/// where operandIndices[k] is the element of operand k (of shape operandShapes[k], broadcast to
-/// `resultShape`) that the result element reads. The operand shapes must broadcast to
-/// `resultShape` unidirectionally. Offsets advance incrementally, so the walk costs a few adds
-/// per element.
+/// Strides that read a tensor of `shape` as if broadcast to `target` (shapes right-aligned): its
+/// row-major strides, and 0 along the dims where it has size 1. `shape` must broadcast to `target`
+/// unidirectionally.
+inline llvm::SmallVector<int64_t, 6> getBroadcastStrides(llvm::ArrayRef<int64_t> shape,
+                                                         llvm::ArrayRef<int64_t> target) {
+  llvm::SmallVector<int64_t, 6> own = getStrides(shape);
+  llvm::SmallVector<int64_t, 6> strides(target.size(), 0);
+  size_t lead = target.size() - shape.size();
+  for (size_t i = 0; i < shape.size(); ++i)
+    strides[lead + i] = shape[i] == 1 ? 0 : own[i];
+  return strides;
+}
+
+/// Calls fn(index, offsets) for every element of `shape` in row-major order, where offsets[k] is
+/// starts[k] plus the sum over dims d of (the element's index along d) * strides[k][d]: operand k
+/// read through its own strides (0 along broadcast dims, permuted for a transpose, scaled or
+/// negative for a slice). Offsets advance incrementally, so the walk costs a few adds per element.
 template <size_t N, typename Fn>
-void forEachBroadcastIndex(llvm::ArrayRef<int64_t> resultShape,
-                           const std::array<llvm::ArrayRef<int64_t>, N> &operandShapes, Fn fn) {
-  std::optional<int64_t> count = getElementCount(resultShape);
+void forEachStridedIndex(llvm::ArrayRef<int64_t> shape, const std::array<int64_t, N> &starts,
+                         const std::array<llvm::ArrayRef<int64_t>, N> &strides, Fn fn) {
+  std::optional<int64_t> count = getElementCount(shape);
   if (!count || *count == 0)
     return;
-  int64_t rank = static_cast<int64_t>(resultShape.size());
+  int64_t rank = static_cast<int64_t>(shape.size());
   if (rank == 0) {
-    fn(int64_t(0), std::array<int64_t, N>{});
+    fn(int64_t(0), starts);
     return;
   }
-  // strides[d][k]: how far operand k's offset moves when result dim d advances by one (0 where
-  // the operand is broadcast along d).
-  llvm::SmallVector<std::array<int64_t, N>, 6> strides(rank);
-  for (size_t k = 0; k < N; ++k) {
-    llvm::ArrayRef<int64_t> shape = operandShapes[k];
-    int64_t lead = rank - static_cast<int64_t>(shape.size());
-    int64_t stride = 1;
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      int64_t operandDim = d < lead ? 1 : shape[d - lead];
-      strides[d][k] = operandDim == 1 ? 0 : stride;
-      stride *= operandDim;
-    }
-  }
-  int64_t innerSize = resultShape.back();
-  const std::array<int64_t, N> innerStrides = strides.back();
+  // dimStrides[d][k]: how far operand k's offset moves when dim d advances by one.
+  llvm::SmallVector<std::array<int64_t, N>, 6> dimStrides(rank);
+  for (int64_t d = 0; d < rank; ++d)
+    for (size_t k = 0; k < N; ++k)
+      dimStrides[d][k] = strides[k][d];
+  int64_t innerSize = shape.back();
+  const std::array<int64_t, N> innerStrides = dimStrides.back();
   llvm::SmallVector<int64_t, 6> counter(rank, 0);
-  std::array<int64_t, N> rowOffsets{};
-  for (int64_t resultIndex = 0; resultIndex < *count;) {
+  std::array<int64_t, N> rowOffsets = starts;
+  for (int64_t index = 0; index < *count;) {
     std::array<int64_t, N> offsets = rowOffsets;
-    for (int64_t i = 0; i < innerSize; ++i, ++resultIndex) {
-      fn(resultIndex, offsets);
+    for (int64_t i = 0; i < innerSize; ++i, ++index) {
+      fn(index, offsets);
       for (size_t k = 0; k < N; ++k)
         offsets[k] += innerStrides[k];
     }
     // Advance the outer dims like an odometer.
     for (int64_t d = rank - 2; d >= 0; --d) {
       for (size_t k = 0; k < N; ++k)
-        rowOffsets[k] += strides[d][k];
-      if (++counter[d] < resultShape[d])
+        rowOffsets[k] += dimStrides[d][k];
+      if (++counter[d] < shape[d])
         break;
       for (size_t k = 0; k < N; ++k)
-        rowOffsets[k] -= strides[d][k] * resultShape[d];
+        rowOffsets[k] -= dimStrides[d][k] * shape[d];
       counter[d] = 0;
     }
   }
+}
+
+/// Calls fn(resultIndex, operandIndices) for every element of `resultShape` in row-major order,
+/// where operandIndices[k] is the element of operand k (of shape operandShapes[k], broadcast to
+/// `resultShape`) that the result element reads. The operand shapes must broadcast to
+/// `resultShape` unidirectionally.
+template <size_t N, typename Fn>
+void forEachBroadcastIndex(llvm::ArrayRef<int64_t> resultShape,
+                           const std::array<llvm::ArrayRef<int64_t>, N> &operandShapes, Fn fn) {
+  std::array<llvm::SmallVector<int64_t, 6>, N> strides;
+  std::array<llvm::ArrayRef<int64_t>, N> stridesRefs;
+  for (size_t k = 0; k < N; ++k) {
+    strides[k] = getBroadcastStrides(operandShapes[k], resultShape);
+    stridesRefs[k] = strides[k];
+  }
+  forEachStridedIndex<N>(resultShape, std::array<int64_t, N>{}, stridesRefs, fn);
 }
 
 } // namespace kiln::exec

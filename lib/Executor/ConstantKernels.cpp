@@ -8,6 +8,8 @@
 
 #include "kiln/Executor/CpuExecutor.h"
 
+#include "ShapeUtils.h"
+
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -30,10 +32,9 @@ static FailureOr<Tensor> decodeDense(Operation *op, DenseElementsAttr dense, DTy
                                << " bytes, which does not match its type " << dense.getType();
     return *decoded;
   }
-  Tensor tensor = Tensor::zeros(dtype, shape);
   if (dtype == DType::Bool) {
-    for (auto [index, value] : llvm::enumerate(dense.getValues<bool>()))
-      tensor.setInt(index, value);
+    Tensor tensor = Tensor::zeros(dtype, shape);
+    llvm::copy(dense.getValues<bool>(), tensor.getInts().begin());
     return tensor;
   }
   ArrayRef<char> raw = dense.getRawData().take_front(getByteWidth(dtype));
@@ -41,14 +42,7 @@ static FailureOr<Tensor> decodeDense(Operation *op, DenseElementsAttr dense, DTy
   if (!element)
     return op->emitOpError() << "splat value holds " << dense.getRawData().size()
                              << " bytes, fewer than one " << getDTypeName(dtype) << " element";
-  bool isInteger = getStorage(dtype) == Storage::Int;
-  for (int64_t i = 0, e = tensor.getNumElements(); i < e; ++i) {
-    if (isInteger)
-      tensor.setInt(i, element->getInt(0));
-    else
-      tensor.setDouble(i, element->getDouble(0));
-  }
-  return tensor;
+  return broadcastTo(*element, shape);
 }
 
 static FailureOr<Tensor> decodeResource(Operation *op, DenseResourceElementsAttr resource,

@@ -8,58 +8,21 @@
 
 #include "kiln/Executor/CpuExecutor.h"
 
-#include "Broadcast.h"
-#include "ComputeType.h"
+#include "ShapeUtils.h"
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
 #include "llvm/ADT/STLExtras.h"
 
 #include <cmath>
-#include <limits>
 
 using namespace mlir;
 using namespace kiln;
 using namespace kiln::exec;
 
 //===----------------------------------------------------------------------===//
-// Operand checks
+// Broadcasting
 //===----------------------------------------------------------------------===//
-
-namespace {
-/// The element types an op accepts at run time.
-enum class OperandKind { Float, Numeric, Bool, Any };
-} // namespace
-
-static LogicalResult checkOperandKind(Operation *op, const Tensor &tensor, OperandKind kind) {
-  DType dtype = tensor.getDType();
-  bool accepted = false;
-  switch (kind) {
-  case OperandKind::Float:
-    accepted = isFloatingPoint(dtype);
-    break;
-  case OperandKind::Numeric:
-    accepted = dtype != DType::Bool;
-    break;
-  case OperandKind::Bool:
-    accepted = dtype == DType::Bool;
-    break;
-  case OperandKind::Any:
-    accepted = true;
-    break;
-  }
-  if (!accepted)
-    return op->emitOpError() << "does not accept an operand of " << tensor.describe();
-  return success();
-}
-
-static LogicalResult checkSameDType(Operation *op, ArrayRef<const Tensor *> operands) {
-  for (const Tensor *operand : operands.drop_front())
-    if (operand->getDType() != operands.front()->getDType())
-      return op->emitOpError() << "operands have different element types: "
-                               << operands.front()->describe() << " and " << operand->describe();
-  return success();
-}
 
 /// The numpy broadcast of the operands' shapes, or an error naming them.
 static FailureOr<SmallVector<int64_t, 6>> getBroadcastShape(Operation *op,
@@ -82,41 +45,13 @@ static FailureOr<SmallVector<int64_t, 6>> getBroadcastShape(Operation *op,
 // Unary
 //===----------------------------------------------------------------------===//
 
-/// Applies `fn` to floating-point compute types only; the integer instantiation, which the
-/// operand check keeps from running, returns its input.
-template <typename Fn> static auto onFloats(Fn fn) {
-  return [fn](auto value) -> decltype(value) {
-    if constexpr (std::is_floating_point_v<decltype(value)>)
-      return fn(value);
-    else
-      return value;
-  };
-}
-
-template <typename T> static T sigmoid(T x) {
-  // Two forms so that exp never overflows: exp(-x) for x >= 0, exp(x) otherwise.
-  if (x >= 0)
-    return T(1) / (T(1) + std::exp(-x));
-  T e = std::exp(x);
-  return e / (T(1) + e);
-}
-
 /// result[i] = fn(input[i]) in the input's compute type, with the input's dtype and shape.
 template <typename Fn>
 static LogicalResult runUnary(Operation *op, ExecutionContext &ctx, OperandKind kind, Fn fn) {
   const Tensor &input = ctx.get(op->getOperand(0));
   if (failed(checkOperandKind(op, input, kind)))
     return failure();
-  Tensor result = Tensor::zeros(input.getDType(), input.getShape());
-  visitComputeType(input.getDType(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    auto in = getStored<T>(input);
-    auto out = getMutableStored<T>(result);
-    for (int64_t i = 0, e = input.getNumElements(); i < e; ++i)
-      out[i] = static_cast<StoredType<T>>(fn(static_cast<T>(in[i])));
-  });
-  result.normalize();
-  ctx.set(op->getResult(0), std::move(result));
+  ctx.set(op->getResult(0), mapElements(input, [&](auto) { return fn; }));
   return success();
 }
 
@@ -130,8 +65,12 @@ static LogicalResult runIsNaN(Operation *op, ExecutionContext &ctx) {
     return failure();
   Tensor result = Tensor::zeros(DType::Bool, input.getShape());
   MutableArrayRef<int64_t> out = result.getInts();
-  for (int64_t i = 0, e = input.getNumElements(); i < e; ++i)
-    out[i] = std::isnan(input.getDouble(i));
+  visitComputeType(input.getDType(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    auto in = getStored<T>(input);
+    for (size_t i = 0, e = in.size(); i < e; ++i)
+      out[i] = isNaNValue(static_cast<T>(in[i]));
+  });
   ctx.set(op->getResult(0), std::move(result));
   return success();
 }
@@ -269,6 +208,13 @@ static int64_t integerPower(int64_t base, uint64_t exponent) {
   return static_cast<int64_t>(result);
 }
 
+template <typename T> static bool isNegative(T value) {
+  if constexpr (std::is_signed_v<T>)
+    return value < 0;
+  else
+    return false;
+}
+
 /// Pow: the result has the base's dtype; the exponent may have any numeric dtype.
 static LogicalResult runPow(Operation *op, ExecutionContext &ctx) {
   const Tensor &base = ctx.get(op->getOperand(0));
@@ -280,32 +226,34 @@ static LogicalResult runPow(Operation *op, ExecutionContext &ctx) {
   if (failed(shape))
     return failure();
   Tensor result = Tensor::zeros(base.getDType(), *shape);
-  Storage baseStorage = getStorage(base.getDType());
-  bool integerExponent = getStorage(exponent.getDType()) == Storage::Int;
-  bool unsignedExponent = exponent.getDType() == DType::U64;
-  forEachBroadcastIndex<2>(
-      *shape, {base.getShape(), exponent.getShape()},
-      [&](int64_t index, const std::array<int64_t, 2> &from) {
-        switch (baseStorage) {
-        case Storage::Float:
-          result.getFloats()[index] = std::pow(static_cast<float>(base.getDouble(from[0])),
-                                               static_cast<float>(exponent.getDouble(from[1])));
-          return;
-        case Storage::Double:
-          result.getDoubles()[index] =
-              std::pow(base.getDouble(from[0]), exponent.getDouble(from[1]));
-          return;
-        case Storage::Int: {
-          int64_t power = exponent.getInt(from[1]);
-          if (integerExponent && (power >= 0 || unsignedExponent))
-            result.getInts()[index] =
-                integerPower(base.getInt(from[0]), static_cast<uint64_t>(power));
-          else // fractional or negative powers of integers truncate, as in ONNX Runtime
-            result.setDouble(index, std::pow(base.getDouble(from[0]), exponent.getDouble(from[1])));
-          return;
-        }
-        }
-      });
+  visitComputeType(base.getDType(), [&](auto baseTag) {
+    using B = typename decltype(baseTag)::type;
+    visitComputeType(exponent.getDType(), [&](auto exponentTag) {
+      using E = typename decltype(exponentTag)::type;
+      auto baseData = getStored<B>(base);
+      auto exponentData = getStored<E>(exponent);
+      auto out = getMutableStored<B>(result);
+      forEachBroadcastIndex<2>(
+          *shape, {base.getShape(), exponent.getShape()},
+          [&](int64_t index, const std::array<int64_t, 2> &from) {
+            B b = static_cast<B>(baseData[from[0]]);
+            E e = static_cast<E>(exponentData[from[1]]);
+            if constexpr (std::is_floating_point_v<B>) {
+              // The exponent converts through double, whatever its type.
+              out[index] = std::pow(b, static_cast<B>(static_cast<double>(e)));
+            } else {
+              if constexpr (std::is_integral_v<E>) {
+                if (!isNegative(e)) {
+                  out[index] = integerPower(static_cast<int64_t>(b), static_cast<uint64_t>(e));
+                  return;
+                }
+              }
+              // Fractional or negative powers of integers truncate, as in ONNX Runtime.
+              result.setDouble(index, std::pow(static_cast<double>(b), static_cast<double>(e)));
+            }
+          });
+    });
+  });
   result.normalize();
   ctx.set(op->getResult(0), std::move(result));
   return success();
@@ -372,25 +320,20 @@ static LogicalResult runClip(Operation *op, ExecutionContext &ctx) {
     if (failed(checkSameDType(op, {&input, bound})))
       return failure();
   }
-  Tensor result = Tensor::zeros(input.getDType(), input.getShape());
-  visitComputeType(input.getDType(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    auto in = getStored<T>(input);
-    auto out = getMutableStored<T>(result);
-    // Absent bounds do not clip; min is applied before max, so min > max gives max (numpy).
-    bool hasLow = bounds[0] != nullptr, hasHigh = bounds[1] != nullptr;
-    T low = hasLow ? static_cast<T>(getStored<T>(*bounds[0])[0]) : T();
-    T high = hasHigh ? static_cast<T>(getStored<T>(*bounds[1])[0]) : T();
-    for (int64_t i = 0, e = input.getNumElements(); i < e; ++i) {
-      T value = static_cast<T>(in[i]);
-      if (hasLow && value < low)
-        value = low;
-      if (hasHigh && value > high)
-        value = high;
-      out[i] = static_cast<StoredType<T>>(value);
-    }
-  });
-  ctx.set(op->getResult(0), std::move(result));
+  // Absent bounds do not clip; min is applied before max, so min > max gives max (numpy).
+  bool hasLow = bounds[0] != nullptr, hasHigh = bounds[1] != nullptr;
+  ctx.set(op->getResult(0), mapElements(input, [&](auto tag) {
+            using T = typename decltype(tag)::type;
+            T low = hasLow ? static_cast<T>(getStored<T>(*bounds[0])[0]) : T();
+            T high = hasHigh ? static_cast<T>(getStored<T>(*bounds[1])[0]) : T();
+            return [=](T value) {
+              if (hasLow && value < low)
+                value = low;
+              if (hasHigh && value > high)
+                value = high;
+              return value;
+            };
+          }));
   return success();
 }
 
@@ -441,12 +384,7 @@ void kiln::exec::registerElementwiseKernels(KernelRegistry &registry) {
   addUnaryFloat(OnnxLogOp::getOperationName(), [](auto x) { return std::log(x); });
 
   registry.add(OnnxReluOp::getOperationName(),
-               makeUnaryKernel(Kind::Numeric, [](auto x) -> decltype(x) {
-                 // numpy's maximum(x, 0), which the ONNX reference uses, keeps NaN.
-                 if (isNaNValue(x))
-                   return x;
-                 return x > decltype(x)(0) ? x : decltype(x)(0);
-               }));
+               makeUnaryKernel(Kind::Numeric, [](auto x) { return relu(x); }));
   registry.add(OnnxAbsOp::getOperationName(),
                makeUnaryKernel(Kind::Numeric, [](auto x) -> decltype(x) {
                  using T = decltype(x);

@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <type_traits>
 
 using namespace mlir;
 
@@ -30,6 +29,20 @@ FailureOr<int64_t> resolveIndex(Operation *op, int64_t index, int64_t dim, int64
     return op->emitOpError() << "index " << index << " is out of bounds for axis " << axis
                              << " with size " << dim;
   return resolved;
+}
+
+/// Every element of `indices` mapped into [0, dim) by resolveIndex.
+FailureOr<SmallVector<int64_t>> resolveIndices(Operation *op, const Tensor &indices, int64_t dim,
+                                               int64_t axis) {
+  SmallVector<int64_t> positions;
+  positions.reserve(indices.getNumElements());
+  for (int64_t i = 0, e = indices.getNumElements(); i < e; ++i) {
+    FailureOr<int64_t> position = resolveIndex(op, indices.getInt(i), dim, axis);
+    if (failed(position))
+      return failure();
+    positions.push_back(*position);
+  }
+  return positions;
 }
 
 //===----------------------------------------------------------------------===//
@@ -110,14 +123,9 @@ LogicalResult runGather(Operation *op, ExecutionContext &ctx) {
                              << " is out of range for " << data.describe();
   ArrayRef<int64_t> dims = data.getShape();
   int64_t dim = dims[*axis];
-  SmallVector<int64_t> positions;
-  positions.reserve(indices.getNumElements());
-  for (int64_t i = 0, e = indices.getNumElements(); i < e; ++i) {
-    FailureOr<int64_t> position = resolveIndex(op, indices.getInt(i), dim, *axis);
-    if (failed(position))
-      return failure();
-    positions.push_back(*position);
-  }
+  FailureOr<SmallVector<int64_t>> positions = resolveIndices(op, indices, dim, *axis);
+  if (failed(positions))
+    return failure();
   // Result: data.shape[:axis] + indices.shape + data.shape[axis+1:]; each index selects one
   // contiguous block of `inner` elements per outer index.
   SmallVector<int64_t> shape(dims.take_front(*axis));
@@ -128,12 +136,13 @@ LogicalResult runGather(Operation *op, ExecutionContext &ctx) {
   for (int64_t d = 0; d < *axis; ++d)
     outer *= dims[d];
   Tensor result = Tensor::zeros(data.getDType(), shape);
-  int64_t count = static_cast<int64_t>(positions.size());
-  if (inner > 0)
+  int64_t count = static_cast<int64_t>(positions->size());
+  withElements(data, result, [&](auto in, auto out) {
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t i = 0; i < count; ++i)
-        copyElements(data, (o * dim + positions[i]) * inner, result, (o * count + i) * inner,
-                     inner);
+        std::copy_n(in.begin() + (o * dim + (*positions)[i]) * inner, inner,
+                    out.begin() + (o * count + i) * inner);
+  });
   ctx.set(gather.getOutput(), result);
   return success();
 }
@@ -154,27 +163,20 @@ LogicalResult runGatherElements(Operation *op, ExecutionContext &ctx) {
   if (!fits)
     return op->emitOpError() << "indices " << indices.describe() << " do not fit data "
                              << data.describe() << " outside axis " << *axis;
-  SmallVector<int64_t> dataStrides = getStrides(dims);
-  SmallVector<int64_t> sources;
-  sources.reserve(indices.getNumElements());
-  // Walk the indices' multi-index; the source is the same position with the axis coordinate
-  // replaced by the index.
-  SmallVector<int64_t> position(rank, 0);
-  for (int64_t i = 0, e = indices.getNumElements(); i < e; ++i) {
-    FailureOr<int64_t> index = resolveIndex(op, indices.getInt(i), dims[*axis], *axis);
-    if (failed(index))
-      return failure();
-    int64_t source = 0;
-    for (int64_t d = 0; d < rank; ++d)
-      source += (d == *axis ? *index : position[d]) * dataStrides[d];
-    sources.push_back(source);
-    for (int64_t d = rank - 1; d >= 0 && ++position[d] == indexDims[d]; --d)
-      position[d] = 0;
-  }
+  FailureOr<SmallVector<int64_t>> positions = resolveIndices(op, indices, dims[*axis], *axis);
+  if (failed(positions))
+    return failure();
+  // The source of an element is its own position in data, with the axis coordinate replaced by
+  // its index: walk data's strides without the axis, and add the index times the axis stride.
+  SmallVector<int64_t> strides = getStrides(dims);
+  int64_t axisStride = strides[*axis];
+  strides[*axis] = 0;
   Tensor result = Tensor::zeros(data.getDType(), indexDims);
   withElements(data, result, [&](auto in, auto out) {
-    for (auto [i, source] : llvm::enumerate(sources))
-      out[i] = in[source];
+    forEachStridedIndex<1>(indexDims, {0}, {strides},
+                           [&](int64_t index, const std::array<int64_t, 1> &from) {
+                             out[index] = in[from[0] + (*positions)[index] * axisStride];
+                           });
   });
   ctx.set(gather.getOutput(), result);
   return success();
@@ -246,9 +248,11 @@ LogicalResult runGatherND(Operation *op, ExecutionContext &ctx) {
   SmallVector<int64_t> shape(indices.getShape().drop_back());
   llvm::append_range(shape, data.getShape().drop_front(batchDims + k));
   Tensor result = Tensor::zeros(data.getDType(), shape);
-  for (auto [i, offset] : llvm::enumerate(tuples->offsets))
-    copyElements(data, offset, result, static_cast<int64_t>(i) * tuples->sliceSize,
-                 tuples->sliceSize);
+  int64_t slice = tuples->sliceSize;
+  withElements(data, result, [&](auto in, auto out) {
+    for (auto [i, offset] : llvm::enumerate(tuples->offsets))
+      std::copy_n(in.begin() + offset, slice, out.begin() + static_cast<int64_t>(i) * slice);
+  });
   ctx.set(gather.getOutput(), result);
   return success();
 }
@@ -263,20 +267,14 @@ template <typename T> T reduce(Reduction reduction, T current, T update) {
   switch (reduction) {
   case Reduction::None:
     return update;
-  case Reduction::Add:
-    if constexpr (std::is_integral_v<T>) // wraps like the element type instead of overflowing
-      return static_cast<T>(static_cast<uint64_t>(current) + static_cast<uint64_t>(update));
-    else
-      return current + update;
+  case Reduction::Add: // integers wrap like the element type instead of overflowing
+    return wrappingAdd(current, update);
   case Reduction::Mul:
-    if constexpr (std::is_integral_v<T>)
-      return static_cast<T>(static_cast<uint64_t>(current) * static_cast<uint64_t>(update));
-    else
-      return current * update;
+    return wrappingMul(current, update);
   case Reduction::Max:
-    return std::max(current, update);
+    return maxPropagatingNaN(current, update);
   case Reduction::Min:
-    return std::min(current, update);
+    return minPropagatingNaN(current, update);
   }
   return update;
 }
@@ -306,10 +304,15 @@ LogicalResult runScatterND(Operation *op, ExecutionContext &ctx) {
   Tensor result = Tensor::zeros(data.getDType(), data.getShape());
   copyElements(data, 0, result, 0, data.getNumElements());
   int64_t slice = tuples->sliceSize;
-  withElements(updates, result, [&](auto in, auto out) {
+  // In the compute type, so that max and min compare u64 values unsigned.
+  visitComputeType(data.getDType(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    auto in = getStored<T>(updates);
+    auto out = getMutableStored<T>(result);
     for (auto [t, offset] : llvm::enumerate(tuples->offsets))
       for (int64_t i = 0; i < slice; ++i)
-        out[offset + i] = reduce(reduction, out[offset + i], in[t * slice + i]);
+        out[offset + i] = static_cast<StoredType<T>>(
+            reduce(reduction, static_cast<T>(out[offset + i]), static_cast<T>(in[t * slice + i])));
   });
   // Sums and products may leave the element type's range (f16, int8, bool, ...).
   if (reduction == Reduction::Add || reduction == Reduction::Mul)
@@ -335,16 +338,17 @@ LogicalResult runTrilu(Operation *op, ExecutionContext &ctx) {
   }
   bool upper = static_cast<int64_t>(trilu.getUpper()) != 0;
   int64_t rows = input.getShape()[input.getRank() - 2], cols = input.getShape().back();
-  Tensor result = Tensor::zeros(input.getDType(), input.getShape());
-  copyElements(input, 0, result, 0, input.getNumElements());
-  // Upper keeps j - i >= k, lower keeps j - i <= k; the rest becomes zero. Comparing j - i
-  // with k avoids overflowing i + k for extreme k.
+  // Upper keeps j - i >= k, lower keeps j - i <= k; the rest stays zero. Comparing j - i with k
+  // avoids overflowing i + k for extreme k.
   int64_t matrices = rows * cols == 0 ? 0 : input.getNumElements() / (rows * cols);
-  for (int64_t m = 0; m < matrices; ++m)
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        if (upper ? j - i < k : j - i > k)
-          result.setInt((m * rows + i) * cols + j, 0);
+  Tensor result = Tensor::zeros(input.getDType(), input.getShape());
+  withElements(input, result, [&](auto in, auto out) {
+    for (int64_t m = 0; m < matrices; ++m)
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j)
+          if (upper ? j - i >= k : j - i <= k)
+            out[(m * rows + i) * cols + j] = in[(m * rows + i) * cols + j];
+  });
   ctx.set(trilu.getOutput(), result);
   return success();
 }

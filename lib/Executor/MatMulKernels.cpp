@@ -9,8 +9,7 @@
 
 #include "kiln/Executor/CpuExecutor.h"
 
-#include "Broadcast.h"
-#include "ComputeType.h"
+#include "ShapeUtils.h"
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
@@ -24,15 +23,12 @@ using namespace mlir;
 using namespace kiln;
 using namespace kiln::exec;
 
+/// Contractions take numeric operands of one element type.
 static LogicalResult checkNumericOperands(Operation *op, ArrayRef<const Tensor *> operands) {
-  for (const Tensor *operand : operands) {
-    if (operand->getDType() == DType::Bool)
-      return op->emitOpError() << "does not accept an operand of " << operand->describe();
-    if (operand->getDType() != operands.front()->getDType())
-      return op->emitOpError() << "operands have different element types: "
-                               << operands.front()->describe() << " and " << operand->describe();
-  }
-  return success();
+  for (const Tensor *operand : operands)
+    if (failed(checkOperandKind(op, *operand, OperandKind::Numeric)))
+      return failure();
+  return checkSameDType(op, operands);
 }
 
 /// c[M, N] += a[M, K] * b[K, N], all row-major and contiguous.
@@ -46,23 +42,6 @@ static void multiplyAccumulate(const T *a, const T *b, T *c, int64_t m, int64_t 
       for (int64_t j = 0; j < n; ++j)
         cRow[j] = wrappingAdd(cRow[j], wrappingMul(aValue, bRow[j]));
     }
-  }
-}
-
-/// Calls fn(ComputeTag<S>{}) with the storage type S of `dtype` (float, double or int64_t).
-/// Contractions only add and multiply, which wrap alike for signed and unsigned integers, so
-/// u64 needs no type of its own here.
-template <typename Fn> static void visitStorageType(DType dtype, Fn &&fn) {
-  switch (getStorage(dtype)) {
-  case Storage::Float:
-    fn(ComputeTag<float>{});
-    return;
-  case Storage::Double:
-    fn(ComputeTag<double>{});
-    return;
-  case Storage::Int:
-    fn(ComputeTag<int64_t>{});
-    return;
   }
 }
 
@@ -126,17 +105,13 @@ static LogicalResult runMatMul(Operation *op, ExecutionContext &ctx) {
 // Gemm
 //===----------------------------------------------------------------------===//
 
-/// A row-major copy of a 2-D tensor's storage, transposed when `transpose`.
-template <typename T> static std::vector<T> copyMatrix(const Tensor &tensor, bool transpose) {
-  ArrayRef<T> data = getStored<T>(tensor);
+/// A 2-D tensor as a row-major matrix, transposed when `transpose` (else the tensor itself: the
+/// buffer is shared, not copied).
+static Tensor asMatrix(const Tensor &tensor, bool transpose) {
   if (!transpose)
-    return std::vector<T>(data.begin(), data.end());
+    return tensor;
   int64_t rows = tensor.getShape()[0], cols = tensor.getShape()[1];
-  std::vector<T> transposed(data.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      transposed[c * rows + r] = data[r * cols + c];
-  return transposed;
+  return copyStrided(tensor, 0, {1, cols}, {cols, rows});
 }
 
 static LogicalResult runGemm(Operation *op, ExecutionContext &ctx) {
@@ -168,12 +143,13 @@ static LogicalResult runGemm(Operation *op, ExecutionContext &ctx) {
   }
   double alpha = gemm.getAlpha().convertToDouble(), beta = gemm.getBeta().convertToDouble();
 
+  Tensor aMatrix = asMatrix(a, transA), bMatrix = asMatrix(b, transB);
   Tensor result = Tensor::zeros(a.getDType(), shape);
   visitStorageType(a.getDType(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    std::vector<T> aMatrix = copyMatrix<T>(a, transA), bMatrix = copyMatrix<T>(b, transB);
     MutableArrayRef<T> out = getMutableStored<T>(result);
-    multiplyAccumulate(aMatrix.data(), bMatrix.data(), out.data(), m, k, n);
+    multiplyAccumulate(getStored<T>(aMatrix).data(), getStored<T>(bMatrix).data(), out.data(), m, k,
+                       n);
     if constexpr (std::is_floating_point_v<T>) {
       T alphaT = static_cast<T>(alpha), betaT = static_cast<T>(beta);
       for (T &value : out)
@@ -189,14 +165,8 @@ static LogicalResult runGemm(Operation *op, ExecutionContext &ctx) {
       // Integer Gemm: integral alpha and beta keep exact wrapping arithmetic; others go through
       // double and truncate.
       bool integral = alpha == std::trunc(alpha) && beta == std::trunc(beta);
-      std::vector<int64_t> cBroadcast(out.size(), 0);
-      if (c) {
-        ArrayRef<int64_t> cData = c->getInts();
-        forEachBroadcastIndex<1>(shape, {c->getShape()},
-                                 [&](int64_t index, const std::array<int64_t, 1> &from) {
-                                   cBroadcast[index] = cData[from[0]];
-                                 });
-      }
+      Tensor cTensor = c ? broadcastTo(*c, shape) : Tensor::zeros(a.getDType(), shape);
+      ArrayRef<int64_t> cBroadcast = cTensor.getInts();
       for (auto [index, value] : llvm::enumerate(out)) {
         if (integral)
           value = wrappingAdd(wrappingMul(value, static_cast<int64_t>(alpha)),

@@ -24,7 +24,8 @@ namespace {
 
 enum class NormKind { Layer, RMS };
 
-/// A scale or bias parameter expanded to the `cols` normalised elements of one row.
+/// A scale or bias parameter expanded to the normalised dims of one row, in the compute type
+/// (parameters are read by value: ONNX lets their type differ from the input's).
 template <typename T>
 std::vector<T> expandParameter(const Tensor &param, ArrayRef<int64_t> normalizedShape) {
   Tensor expanded = broadcastTo(param, normalizedShape);
@@ -34,28 +35,33 @@ std::vector<T> expandParameter(const Tensor &param, ArrayRef<int64_t> normalized
   return values;
 }
 
-/// Per-row statistics of LayerNormalization (ONNX's optional Mean and InvStdDev outputs).
+/// LayerNormalization's optional outputs Mean and InvStdDev, per row: float32 (stash_type 1),
+/// with the input's shape and the normalised dims set to 1.
 struct RowStatistics {
-  std::vector<float> mean, invStdDev;
+  Tensor mean, invStdDev;
 };
 
 template <typename T>
 Tensor normalizeRows(NormKind kind, bool onnxRounding, const Tensor &input, int64_t axis,
                      double epsilon, const Tensor &scale, const Tensor *bias,
                      RowStatistics *statistics) {
+  ArrayRef<int64_t> rowShape = input.getShape().take_front(axis);
   ArrayRef<int64_t> normalizedShape = input.getShape().drop_front(axis);
-  int64_t cols = 1;
-  for (int64_t dim : normalizedShape)
-    cols *= dim;
+  int64_t rows = *getElementCount(rowShape), cols = *getElementCount(normalizedShape);
   std::vector<T> scaleValues = expandParameter<T>(scale, normalizedShape);
   std::vector<T> biasValues;
   if (bias)
     biasValues = expandParameter<T>(*bias, normalizedShape);
+  if (statistics) {
+    SmallVector<int64_t> statisticsShape(rowShape);
+    statisticsShape.append(normalizedShape.size(), 1);
+    statistics->mean = Tensor::zeros(DType::F32, statisticsShape);
+    statistics->invStdDev = Tensor::zeros(DType::F32, statisticsShape);
+  }
 
   Tensor result = Tensor::zeros(input.getDType(), input.getShape());
-  ArrayRef<T> in = getElements<T>(input);
-  MutableArrayRef<T> out = getMutableElements<T>(result);
-  int64_t rows = cols == 0 ? 0 : input.getNumElements() / cols;
+  ArrayRef<T> in = getStored<T>(input);
+  MutableArrayRef<T> out = getMutableStored<T>(result);
   T eps = static_cast<T>(epsilon);
   DType dtype = input.getDType();
   bool roundsIntermediates = onnxRounding && (dtype == DType::F16 || dtype == DType::BF16);
@@ -82,8 +88,8 @@ Tensor normalizeRows(NormKind kind, bool onnxRounding, const Tensor &input, int6
     T root = std::sqrt(meanSquare + eps);
     T invStdDev = T(1) / root;
     if (statistics) {
-      statistics->mean.push_back(static_cast<float>(mean));
-      statistics->invStdDev.push_back(static_cast<float>(invStdDev));
+      statistics->mean.getFloats()[r] = static_cast<float>(mean);
+      statistics->invStdDev.getFloats()[r] = static_cast<float>(invStdDev);
     }
     for (int64_t c = 0; c < cols; ++c) {
       T normalized = kind == NormKind::Layer ? (x[c] - mean) * invStdDev : x[c] / root;
@@ -103,8 +109,8 @@ FailureOr<Tensor> runNormalization(Operation *op, NormKind kind, bool onnxRoundi
                                    const Tensor &input, int64_t axisAttr, double epsilon,
                                    const Tensor &scale, const Tensor *bias,
                                    RowStatistics *statistics = nullptr) {
-  if (!isFloatingPoint(input.getDType()))
-    return op->emitOpError() << "input must be floating-point, got " << input.describe();
+  if (failed(checkOperandKind(op, input, OperandKind::Float)))
+    return failure();
   std::optional<int64_t> axis = normalizeAxis(axisAttr, input.getRank());
   if (!axis)
     return op->emitOpError() << "'axis' " << axisAttr << " is out of range for "
@@ -123,31 +129,24 @@ FailureOr<Tensor> runNormalization(Operation *op, NormKind kind, bool onnxRoundi
   if (computesInDouble(input.getDType()))
     return normalizeRows<double>(kind, onnxRounding, input, *axis, epsilon, scale, bias,
                                  statistics);
-  return normalizeRows<float>(kind, onnxRounding, input, *axis, epsilon, scale, bias,
-                              statistics);
+  return normalizeRows<float>(kind, onnxRounding, input, *axis, epsilon, scale, bias, statistics);
 }
 
 LogicalResult runLayerNormalization(Operation *op, ExecutionContext &ctx) {
   auto norm = cast<OnnxLayerNormalizationOp>(op);
   RowStatistics statistics;
-  const Tensor &input = ctx.get(norm.getInput());
+  ValueRange statisticsResults = norm.getStatistics();
   FailureOr<Tensor> result =
-      runNormalization(op, NormKind::Layer, /*onnxRounding=*/true, input,
+      runNormalization(op, NormKind::Layer, /*onnxRounding=*/true, ctx.get(norm.getInput()),
                        static_cast<int64_t>(norm.getAxis()), norm.getEpsilon().convertToDouble(),
-                       ctx.get(norm.getScale()), ctx.getOptional(norm.getBias()), &statistics);
+                       ctx.get(norm.getScale()), ctx.getOptional(norm.getBias()),
+                       statisticsResults.empty() ? nullptr : &statistics);
   if (failed(result))
     return failure();
   ctx.set(norm.getOutput(), *result);
-  // Mean and InvStdDev have the input's shape with the normalised dims set to 1.
-  int64_t axis = *normalizeAxis(static_cast<int64_t>(norm.getAxis()), input.getRank());
-  SmallVector<int64_t> statisticsShape(input.getShape());
-  std::fill(statisticsShape.begin() + axis, statisticsShape.end(), 1);
-  for (auto [index, value] : llvm::enumerate(norm.getStatistics())) {
-    const std::vector<float> &rows = index == 0 ? statistics.mean : statistics.invStdDev;
-    Tensor tensor = Tensor::zeros(DType::F32, statisticsShape);
-    llvm::copy(rows, tensor.getFloats().begin());
+  Tensor statisticsTensors[] = {statistics.mean, statistics.invStdDev};
+  for (auto [value, tensor] : llvm::zip(statisticsResults, statisticsTensors))
     ctx.set(value, tensor);
-  }
   return success();
 }
 

@@ -14,11 +14,12 @@
 
 #include "kiln/Executor/NumpyFile.h"
 
+#include "ShapeUtils.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringSet.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
@@ -60,55 +61,27 @@ struct NpyHeader {
   SmallVector<int64_t, 6> shape;
 };
 
-/// The numpy dtype string ("<f4") of a DType, if numpy has the type.
-std::optional<StringRef> getNpyDescr(DType dtype) {
-  switch (dtype) {
-  case DType::F32:
-    return StringRef("<f4");
-  case DType::F16:
-    return StringRef("<f2");
-  case DType::F64:
-    return StringRef("<f8");
-  case DType::I8:
-    return StringRef("|i1");
-  case DType::I16:
-    return StringRef("<i2");
-  case DType::I32:
-    return StringRef("<i4");
-  case DType::I64:
-    return StringRef("<i8");
-  case DType::U8:
-    return StringRef("|u1");
-  case DType::U16:
-    return StringRef("<u2");
-  case DType::U32:
-    return StringRef("<u4");
-  case DType::U64:
-    return StringRef("<u8");
-  case DType::Bool:
-    return StringRef("|b1");
-  case DType::BF16:
-    return std::nullopt;
-  }
+/// numpy's type codes (the dtype string without its byte order) of the DTypes numpy has; it has
+/// no bfloat16.
+constexpr std::pair<DType, StringLiteral> kNpyTypeCodes[] = {
+    {DType::F16, "f2"}, {DType::F32, "f4"}, {DType::F64, "f8"}, {DType::I8, "i1"},
+    {DType::I16, "i2"}, {DType::I32, "i4"}, {DType::I64, "i8"}, {DType::U8, "u1"},
+    {DType::U16, "u2"}, {DType::U32, "u4"}, {DType::U64, "u8"}, {DType::Bool, "b1"}};
+
+/// The numpy dtype string ("<f4", "|u1") of a DType, if numpy has the type.
+std::optional<std::string> getNpyDescr(DType dtype) {
+  for (auto [candidate, code] : kNpyTypeCodes)
+    if (candidate == dtype)
+      return (getByteWidth(dtype) == 1 ? "|" : "<") + code.str();
   return std::nullopt;
 }
 
 /// The DType of a numpy type code without its byte order ("f4").
 std::optional<DType> getDTypeOfTypeCode(StringRef code) {
-  return StringSwitch<std::optional<DType>>(code)
-      .Case("f2", DType::F16)
-      .Case("f4", DType::F32)
-      .Case("f8", DType::F64)
-      .Case("i1", DType::I8)
-      .Case("i2", DType::I16)
-      .Case("i4", DType::I32)
-      .Case("i8", DType::I64)
-      .Case("u1", DType::U8)
-      .Case("u2", DType::U16)
-      .Case("u4", DType::U32)
-      .Case("u8", DType::U64)
-      .Case("b1", DType::Bool)
-      .Default(std::nullopt);
+  for (auto [dtype, candidate] : kNpyTypeCodes)
+    if (candidate == code)
+      return dtype;
+  return std::nullopt;
 }
 
 Expected<DType> parseDescr(StringRef descr) {
@@ -248,35 +221,6 @@ private:
 
   StringRef rest;
 };
-
-/// Reorders the elements of a Fortran-order (column-major) array into C order.
-std::vector<char> fortranToCOrder(ArrayRef<char> data, ArrayRef<int64_t> shape, size_t width) {
-  std::vector<char> result(data.size());
-  size_t rank = shape.size();
-  // Byte strides of the Fortran layout: the first dimension varies fastest.
-  SmallVector<uint64_t, 6> fortranStrides(rank);
-  uint64_t stride = width;
-  for (size_t dim = 0; dim < rank; ++dim) {
-    fortranStrides[dim] = stride;
-    stride *= static_cast<uint64_t>(shape[dim]);
-  }
-  // Walk the C-order index like an odometer, keeping the Fortran offset in step.
-  SmallVector<int64_t, 6> index(rank, 0);
-  uint64_t fortranOffset = 0;
-  size_t elementCount = data.size() / width;
-  for (size_t element = 0; element < elementCount; ++element) {
-    std::memcpy(result.data() + element * width, data.data() + fortranOffset, width);
-    for (size_t dim = rank; dim-- > 0;) {
-      if (++index[dim] < shape[dim]) {
-        fortranOffset += fortranStrides[dim];
-        break;
-      }
-      fortranOffset -= static_cast<uint64_t>(shape[dim] - 1) * fortranStrides[dim];
-      index[dim] = 0;
-    }
-  }
-  return result;
-}
 
 //===----------------------------------------------------------------------===//
 // ZIP archives
@@ -552,16 +496,18 @@ Expected<Tensor> kiln::exec::parseNpy(ArrayRef<char> bytes, StringRef sourceName
     return makeError(sourceName,
                      Twine(available - byteCount) + " unexpected bytes after the array data");
 
-  ArrayRef<char> elements = bytes.slice(dataStart, byteCount);
-  std::vector<char> reordered;
-  if (header->fortranOrder && header->shape.size() > 1) {
-    reordered = fortranToCOrder(elements, header->shape, width);
-    elements = reordered;
-  }
-  std::optional<Tensor> tensor = Tensor::fromBytes(header->dtype, header->shape, elements);
+  // Fortran (column-major) order is C order of the reversed shape: decode that, then transpose.
+  ArrayRef<int64_t> shape = header->shape;
+  SmallVector<int64_t, 6> reversed(llvm::reverse(shape));
+  bool transpose = header->fortranOrder && shape.size() > 1;
+  std::optional<Tensor> tensor = Tensor::fromBytes(header->dtype, transpose ? reversed : shape,
+                                                   bytes.slice(dataStart, byteCount));
   if (!tensor)
     return makeError(sourceName, "cannot decode the array data");
-  return std::move(*tensor);
+  if (!transpose)
+    return std::move(*tensor);
+  SmallVector<int64_t, 6> strides(llvm::reverse(getStrides(reversed)));
+  return copyStrided(*tensor, 0, strides, shape);
 }
 
 Expected<Tensor> kiln::exec::readNpyFile(StringRef path) {
@@ -573,7 +519,7 @@ Expected<Tensor> kiln::exec::readNpyFile(StringRef path) {
 }
 
 Expected<std::vector<char>> kiln::exec::encodeNpy(const Tensor &tensor) {
-  std::optional<StringRef> descr = getNpyDescr(tensor.getDType());
+  std::optional<std::string> descr = getNpyDescr(tensor.getDType());
   if (!descr)
     return createStringError("numpy has no " + getDTypeName(tensor.getDType()) +
                              " dtype; cast the tensor to float32 first");
@@ -593,7 +539,7 @@ Expected<std::vector<char>> kiln::exec::encodeNpy(const Tensor &tensor) {
     shapeText += (index ? ", " : "") + std::to_string(dim);
   shapeText += tensor.getRank() == 1 ? ",)" : ")";
   std::string header =
-      ("{'descr': '" + *descr + "', 'fortran_order': False, 'shape': " + shapeText + ", }").str();
+      "{'descr': '" + *descr + "', 'fortran_order': False, 'shape': " + shapeText + ", }";
 
   // Pad with spaces and a final newline so that the data starts on an aligned offset, as numpy
   // does; use format 2.0 only when the header does not fit 1.0's 16-bit length.

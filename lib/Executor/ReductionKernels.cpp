@@ -8,8 +8,7 @@
 
 #include "kiln/Executor/CpuExecutor.h"
 
-#include "Broadcast.h"
-#include "ComputeType.h"
+#include "ShapeUtils.h"
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
@@ -24,17 +23,11 @@ using namespace mlir;
 using namespace kiln;
 using namespace kiln::exec;
 
-/// `axis` in [0, rank), from ONNX's [-rank, rank); an error names `what` otherwise.
-static FailureOr<int64_t> normalizeAxis(Operation *op, StringRef what, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    return op->emitOpError() << what << " " << axis << " is out of range for rank " << rank;
-  return axis < 0 ? axis + rank : axis;
-}
-
-static LogicalResult checkNumeric(Operation *op, const Tensor &tensor) {
-  if (tensor.getDType() == DType::Bool)
-    return op->emitOpError() << "does not accept an operand of " << tensor.describe();
-  return success();
+/// `axis` in [0, rank), from ONNX's [-rank, rank); an error at `op` otherwise.
+static FailureOr<int64_t> resolveAxis(Operation *op, int64_t axis, int64_t rank) {
+  if (std::optional<int64_t> resolved = normalizeAxis(axis, rank))
+    return *resolved;
+  return op->emitOpError() << "axis " << axis << " is out of range for rank " << rank;
 }
 
 /// A tensor viewed as [outer, size, inner] around one axis.
@@ -80,29 +73,26 @@ template <typename OpTy>
 static LogicalResult runReduce(Operation *op, ExecutionContext &ctx, Reduction reduction) {
   auto reduce = cast<OpTy>(op);
   const Tensor &data = ctx.get(reduce.getData());
-  if (failed(checkNumeric(op, data)))
+  if (failed(checkOperandKind(op, data, OperandKind::Numeric)))
     return failure();
   int64_t rank = data.getRank();
 
   // Which axes to reduce: the operand's, or all of them when it is absent or empty, unless
   // noop_with_empty_axes makes that case the identity.
-  SmallVector<bool, 6> reduced(rank, false);
+  SmallVector<bool, 6> reduced(rank, true);
   const Tensor *axes = ctx.getOptional(reduce.getAxes());
   if (!axes || axes->getNumElements() == 0) {
     if (reduce.getNoopWithEmptyAxes() != 0) {
       ctx.set(op->getResult(0), data);
       return success();
     }
-    reduced.assign(rank, true);
   } else {
-    for (int64_t i = 0, e = axes->getNumElements(); i < e; ++i) {
-      FailureOr<int64_t> axis = normalizeAxis(op, "axis", axes->getInt(i), rank);
-      if (failed(axis))
-        return failure();
-      if (reduced[*axis])
-        return op->emitOpError() << "axis " << axes->getInt(i) << " appears more than once";
-      reduced[*axis] = true;
-    }
+    SmallVector<int64_t> axisValues = readInts(*axes);
+    std::optional<SmallVector<bool, 6>> mask = getAxisMask(axisValues, rank);
+    if (!mask)
+      return op->emitOpError() << "'axes' " << formatShape(axisValues)
+                               << " are out of range or repeated for " << data.describe();
+    reduced = std::move(*mask);
   }
 
   SmallVector<int64_t, 6> keptShape, resultShape;
@@ -155,10 +145,9 @@ static LogicalResult runReduce(Operation *op, ExecutionContext &ctx, Reduction r
 static LogicalResult runArgMax(Operation *op, ExecutionContext &ctx) {
   auto argMax = cast<OnnxArgMaxOp>(op);
   const Tensor &data = ctx.get(argMax.getData());
-  if (failed(checkNumeric(op, data)))
+  if (failed(checkOperandKind(op, data, OperandKind::Numeric)))
     return failure();
-  FailureOr<int64_t> axis =
-      normalizeAxis(op, "axis", static_cast<int64_t>(argMax.getAxis()), data.getRank());
+  FailureOr<int64_t> axis = resolveAxis(op, static_cast<int64_t>(argMax.getAxis()), data.getRank());
   if (failed(axis))
     return failure();
   AxisView view(data.getShape(), *axis);
@@ -210,12 +199,11 @@ static LogicalResult runTopK(Operation *op, ExecutionContext &ctx) {
   auto topK = cast<OnnxTopKOp>(op);
   const Tensor &x = ctx.get(topK.getX());
   const Tensor &kTensor = ctx.get(topK.getK());
-  if (failed(checkNumeric(op, x)))
+  if (failed(checkOperandKind(op, x, OperandKind::Numeric)))
     return failure();
   if (kTensor.getNumElements() != 1)
     return op->emitOpError() << "K must hold one element, got " << kTensor.describe();
-  FailureOr<int64_t> axis =
-      normalizeAxis(op, "axis", static_cast<int64_t>(topK.getAxis()), x.getRank());
+  FailureOr<int64_t> axis = resolveAxis(op, static_cast<int64_t>(topK.getAxis()), x.getRank());
   if (failed(axis))
     return failure();
   AxisView view(x.getShape(), *axis);
@@ -276,12 +264,12 @@ static LogicalResult runCumSum(Operation *op, ExecutionContext &ctx) {
   auto cumSum = cast<OnnxCumSumOp>(op);
   const Tensor &x = ctx.get(cumSum.getX());
   const Tensor &axisTensor = ctx.get(cumSum.getAxis());
-  if (failed(checkNumeric(op, x)))
+  if (failed(checkOperandKind(op, x, OperandKind::Numeric)))
     return failure();
   if (axisTensor.getNumElements() != 1 || axisTensor.getRank() > 1)
     return op->emitOpError() << "axis must be a scalar or hold one element, got "
                              << axisTensor.describe();
-  FailureOr<int64_t> axis = normalizeAxis(op, "axis", axisTensor.getInt(0), x.getRank());
+  FailureOr<int64_t> axis = resolveAxis(op, axisTensor.getInt(0), x.getRank());
   if (failed(axis))
     return failure();
   AxisView view(x.getShape(), *axis);
@@ -320,10 +308,10 @@ static LogicalResult runCumSum(Operation *op, ExecutionContext &ctx) {
 static LogicalResult runSoftmax(Operation *op, ExecutionContext &ctx) {
   auto softmax = cast<OnnxSoftmaxOp>(op);
   const Tensor &input = ctx.get(softmax.getInput());
-  if (!isFloatingPoint(input.getDType()))
-    return op->emitOpError() << "does not accept an operand of " << input.describe();
+  if (failed(checkOperandKind(op, input, OperandKind::Float)))
+    return failure();
   FailureOr<int64_t> axis =
-      normalizeAxis(op, "axis", static_cast<int64_t>(softmax.getAxis()), input.getRank());
+      resolveAxis(op, static_cast<int64_t>(softmax.getAxis()), input.getRank());
   if (failed(axis))
     return failure();
   AxisView view(input.getShape(), *axis);

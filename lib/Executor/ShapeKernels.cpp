@@ -53,31 +53,38 @@ LogicalResult runDropout(Operation *op, ExecutionContext &ctx) {
   return success();
 }
 
+/// The dims in a 1-D 'shape' operand (of Reshape, Expand, ConstantOfShape).
+FailureOr<SmallVector<int64_t>> readShapeOperand(Operation *op, const Tensor &shapeTensor) {
+  if (shapeTensor.getRank() != 1)
+    return op->emitOpError() << "'shape' must be 1-D, got " << shapeTensor.describe();
+  return readInts(shapeTensor);
+}
+
 LogicalResult runReshape(Operation *op, ExecutionContext &ctx) {
   auto reshape = cast<OnnxReshapeOp>(op);
   const Tensor &data = ctx.get(reshape.getData());
-  const Tensor &shapeTensor = ctx.get(reshape.getShape());
-  if (shapeTensor.getRank() != 1)
-    return op->emitOpError() << "'shape' must be 1-D, got " << shapeTensor.describe();
+  FailureOr<SmallVector<int64_t>> requested = readShapeOperand(op, ctx.get(reshape.getShape()));
+  if (failed(requested))
+    return failure();
   bool allowZero = static_cast<int64_t>(reshape.getAllowzero()) != 0;
-  SmallVector<int64_t> shape = readInts(shapeTensor);
+  SmallVector<int64_t> shape = *requested;
   std::optional<int64_t> inferred;
   bool hasZero = false;
-  SmallVector<int64_t> requested = shape;
   for (int64_t i = 0, e = static_cast<int64_t>(shape.size()); i < e; ++i) {
     if (shape[i] == -1) {
       if (inferred)
-        return op->emitOpError() << "'shape' " << formatShape(requested) << " has more than one -1";
+        return op->emitOpError() << "'shape' " << formatShape(*requested)
+                                 << " has more than one -1";
       inferred = i;
     } else if (shape[i] < -1) {
-      return op->emitOpError() << "'shape' " << formatShape(requested) << " has invalid dim "
+      return op->emitOpError() << "'shape' " << formatShape(*requested) << " has invalid dim "
                                << shape[i];
     } else if (shape[i] == 0) {
       hasZero = true;
       if (!allowZero) {
         // 0 copies the input's dim at the same position.
         if (i >= data.getRank())
-          return op->emitOpError() << "'shape' " << formatShape(requested) << " copies dim " << i
+          return op->emitOpError() << "'shape' " << formatShape(*requested) << " copies dim " << i
                                    << " of " << data.describe() << ", which has no such dim";
         shape[i] = data.getShape()[i];
       }
@@ -90,16 +97,16 @@ LogicalResult runReshape(Operation *op, ExecutionContext &ctx) {
     int64_t known = 1;
     for (int64_t i = 0, e = static_cast<int64_t>(shape.size()); i < e; ++i)
       if (i != *inferred && llvm::MulOverflow(known, shape[i], known))
-        return op->emitOpError() << "'shape' " << formatShape(requested) << " overflows";
+        return op->emitOpError() << "'shape' " << formatShape(*requested) << " overflows";
     if (known == 0 || data.getNumElements() % known != 0)
-      return op->emitOpError() << "cannot infer the -1 of " << formatShape(requested) << " for "
+      return op->emitOpError() << "cannot infer the -1 of " << formatShape(*requested) << " for "
                                << data.describe();
     shape[*inferred] = data.getNumElements() / known;
   }
   std::optional<int64_t> count = getElementCount(shape);
   if (!count || *count != data.getNumElements())
     return op->emitOpError() << "cannot reshape " << data.describe() << " to "
-                             << formatShape(requested);
+                             << formatShape(*requested);
   ctx.set(reshape.getReshaped(), data.reshaped(shape));
   return success();
 }
@@ -139,18 +146,14 @@ LogicalResult runUnsqueeze(Operation *op, ExecutionContext &ctx) {
   const Tensor &data = ctx.get(unsqueeze.getData());
   SmallVector<int64_t> axes = readInts(ctx.get(unsqueeze.getAxes()));
   int64_t rank = data.getRank() + static_cast<int64_t>(axes.size());
-  SmallVector<bool> inserted(rank, false);
-  for (int64_t axis : axes) {
-    std::optional<int64_t> normalized = normalizeAxis(axis, rank);
-    if (!normalized || inserted[*normalized])
-      return op->emitOpError() << "'axes' " << formatShape(axes)
-                               << " are out of range or repeated for a result of rank " << rank;
-    inserted[*normalized] = true;
-  }
+  std::optional<SmallVector<bool, 6>> inserted = getAxisMask(axes, rank);
+  if (!inserted)
+    return op->emitOpError() << "'axes' " << formatShape(axes)
+                             << " are out of range or repeated for a result of rank " << rank;
   SmallVector<int64_t> shape;
   ArrayRef<int64_t> dims = data.getShape();
   for (int64_t d = 0; d < rank; ++d) {
-    if (inserted[d]) {
+    if ((*inserted)[d]) {
       shape.push_back(1);
     } else {
       shape.push_back(dims.front());
@@ -166,19 +169,18 @@ LogicalResult runSqueeze(Operation *op, ExecutionContext &ctx) {
   const Tensor &data = ctx.get(squeeze.getData());
   int64_t rank = data.getRank();
   ArrayRef<int64_t> dims = data.getShape();
-  SmallVector<bool> removed(rank, false);
+  SmallVector<bool, 6> removed(rank, false);
   if (const Tensor *axesTensor = ctx.getOptional(squeeze.getAxes())) {
     SmallVector<int64_t> axes = readInts(*axesTensor);
-    for (int64_t axis : axes) {
-      std::optional<int64_t> normalized = normalizeAxis(axis, rank);
-      if (!normalized || removed[*normalized])
-        return op->emitOpError() << "'axes' " << formatShape(axes)
-                                 << " are out of range or repeated for " << data.describe();
-      if (dims[*normalized] != 1)
-        return op->emitOpError() << "cannot squeeze dim " << *normalized << " of size "
-                                 << dims[*normalized] << " of " << data.describe();
-      removed[*normalized] = true;
-    }
+    std::optional<SmallVector<bool, 6>> mask = getAxisMask(axes, rank);
+    if (!mask)
+      return op->emitOpError() << "'axes' " << formatShape(axes)
+                               << " are out of range or repeated for " << data.describe();
+    for (int64_t d = 0; d < rank; ++d)
+      if ((*mask)[d] && dims[d] != 1)
+        return op->emitOpError() << "cannot squeeze dim " << d << " of size " << dims[d] << " of "
+                                 << data.describe();
+    removed = std::move(*mask);
   } else {
     for (int64_t d = 0; d < rank; ++d)
       removed[d] = dims[d] == 1;
@@ -213,18 +215,17 @@ LogicalResult runFlatten(Operation *op, ExecutionContext &ctx) {
 LogicalResult runExpand(Operation *op, ExecutionContext &ctx) {
   auto expand = cast<OnnxExpandOp>(op);
   const Tensor &input = ctx.get(expand.getInput());
-  const Tensor &shapeTensor = ctx.get(expand.getShape());
-  if (shapeTensor.getRank() != 1)
-    return op->emitOpError() << "'shape' must be 1-D, got " << shapeTensor.describe();
-  SmallVector<int64_t> requested = readInts(shapeTensor);
-  for (int64_t dim : requested)
+  FailureOr<SmallVector<int64_t>> requested = readShapeOperand(op, ctx.get(expand.getShape()));
+  if (failed(requested))
+    return failure();
+  for (int64_t dim : *requested)
     if (dim < 0)
-      return op->emitOpError() << "'shape' " << formatShape(requested) << " has a negative dim";
+      return op->emitOpError() << "'shape' " << formatShape(*requested) << " has a negative dim";
   // Bidirectional: a 1 in 'shape' keeps the input's dim.
-  std::optional<SmallVector<int64_t, 6>> shape = broadcastShapes(input.getShape(), requested);
+  std::optional<SmallVector<int64_t, 6>> shape = broadcastShapes(input.getShape(), *requested);
   if (!shape)
     return op->emitOpError() << "cannot expand " << input.describe() << " to "
-                             << formatShape(requested);
+                             << formatShape(*requested);
   if (failed(verifyShape(op, *shape)))
     return failure();
   ctx.set(expand.getOutput(), broadcastTo(input, *shape));
@@ -373,17 +374,14 @@ FailureOr<Tensor> getFillValue(OnnxConstantOfShapeOp op) {
 
 LogicalResult runConstantOfShape(Operation *op, ExecutionContext &ctx) {
   auto constantOfShape = cast<OnnxConstantOfShapeOp>(op);
-  const Tensor &shapeTensor = ctx.get(constantOfShape.getShape());
-  if (shapeTensor.getRank() != 1)
-    return op->emitOpError() << "'shape' must be 1-D, got " << shapeTensor.describe();
-  SmallVector<int64_t> shape = readInts(shapeTensor);
-  if (failed(verifyShape(op, shape)))
+  FailureOr<SmallVector<int64_t>> shape = readShapeOperand(op, ctx.get(constantOfShape.getShape()));
+  if (failed(shape) || failed(verifyShape(op, *shape)))
     return failure();
   FailureOr<Tensor> fill = getFillValue(constantOfShape);
   if (failed(fill))
     return failure();
-  SmallVector<int64_t> zeroStrides(shape.size(), 0);
-  ctx.set(constantOfShape.getOutput(), copyStrided(*fill, 0, zeroStrides, shape));
+  SmallVector<int64_t> zeroStrides(shape->size(), 0);
+  ctx.set(constantOfShape.getOutput(), copyStrided(*fill, 0, zeroStrides, *shape));
   return success();
 }
 

@@ -1,9 +1,9 @@
 //===- ShapeUtils.h - Shared helpers of the CPU kernels ---------*- C++ -*-===//
 //
-// Axis normalisation, reading shape-like operands, broadcast strides and strided copies: what
-// the data-movement, normalisation and attention kernels have in common (the broadcast shape
-// rule itself is Broadcast.h's). Private to lib/Executor; header-only so that it needs no entry
-// in the library's source list.
+// Operand checks, axis normalisation, reading shape-like operands and strided copies: what the
+// kernel families have in common (the broadcast rule and the strided index walk are
+// Broadcast.h's, compute types and shared arithmetic ComputeType.h's). Private to lib/Executor;
+// header-only so that it needs no entry in the library's source list.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,23 +13,83 @@
 #include "kiln/Executor/Tensor.h"
 
 #include "Broadcast.h"
+#include "ComputeType.h"
 
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <type_traits>
 
 namespace kiln::exec {
+
+//===----------------------------------------------------------------------===//
+// Operand checks
+//===----------------------------------------------------------------------===//
+
+/// The element types an op accepts at run time.
+enum class OperandKind { Float, Numeric, Bool, Any };
+
+inline mlir::LogicalResult checkOperandKind(mlir::Operation *op, const Tensor &tensor,
+                                            OperandKind kind) {
+  DType dtype = tensor.getDType();
+  bool accepted = false;
+  switch (kind) {
+  case OperandKind::Float:
+    accepted = isFloatingPoint(dtype);
+    break;
+  case OperandKind::Numeric:
+    accepted = dtype != DType::Bool;
+    break;
+  case OperandKind::Bool:
+    accepted = dtype == DType::Bool;
+    break;
+  case OperandKind::Any:
+    accepted = true;
+    break;
+  }
+  if (!accepted)
+    return op->emitOpError() << "does not accept an operand of " << tensor.describe();
+  return mlir::success();
+}
+
+/// Checks that every operand has the first one's element type.
+inline mlir::LogicalResult checkSameDType(mlir::Operation *op,
+                                          llvm::ArrayRef<const Tensor *> operands) {
+  for (const Tensor *operand : operands.drop_front())
+    if (operand->getDType() != operands.front()->getDType())
+      return op->emitOpError() << "operands have different element types: "
+                               << operands.front()->describe() << " and " << operand->describe();
+  return mlir::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Axes and shapes
+//===----------------------------------------------------------------------===//
 
 /// An ONNX axis in [-rank, rank) as an index in [0, rank), or std::nullopt when out of range.
 inline std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank) {
   if (axis < -rank || axis >= rank)
     return std::nullopt;
   return axis < 0 ? axis + rank : axis;
+}
+
+/// Which of `rank` dims the ONNX `axes` (each in [-rank, rank)) name, or std::nullopt when one is
+/// out of range or named twice.
+inline std::optional<llvm::SmallVector<bool, 6>> getAxisMask(llvm::ArrayRef<int64_t> axes,
+                                                             int64_t rank) {
+  llvm::SmallVector<bool, 6> mask(rank, false);
+  for (int64_t axis : axes) {
+    std::optional<int64_t> normalized = normalizeAxis(axis, rank);
+    if (!normalized || mask[*normalized])
+      return std::nullopt;
+    mask[*normalized] = true;
+  }
+  return mask;
 }
 
 /// "[2, 3, 4]", for diagnostics.
@@ -52,18 +112,6 @@ inline llvm::SmallVector<int64_t> readInts(const Tensor &tensor) {
   return values;
 }
 
-/// Strides that read a tensor of `shape` as if broadcast to `target` (shapes right-aligned):
-/// 0 along broadcast dims. `shape` must broadcast to `target`.
-inline llvm::SmallVector<int64_t> getBroadcastStrides(llvm::ArrayRef<int64_t> shape,
-                                                      llvm::ArrayRef<int64_t> target) {
-  llvm::SmallVector<int64_t> own = getStrides(shape);
-  llvm::SmallVector<int64_t> strides(target.size(), 0);
-  size_t lead = target.size() - shape.size();
-  for (size_t i = 0; i < shape.size(); ++i)
-    strides[lead + i] = shape[i] == 1 && target[lead + i] != 1 ? 0 : own[i];
-  return strides;
-}
-
 /// Checks that a shape computed at run time has no negative dim and a representable element
 /// count, so that allocating it cannot go wrong silently.
 inline mlir::LogicalResult verifyShape(mlir::Operation *op, llvm::ArrayRef<int64_t> shape) {
@@ -75,20 +123,17 @@ inline mlir::LogicalResult verifyShape(mlir::Operation *op, llvm::ArrayRef<int64
   return mlir::success();
 }
 
+//===----------------------------------------------------------------------===//
+// Copies
+//===----------------------------------------------------------------------===//
+
 /// Calls `fn(in, out)` with the element arrays of `src` and `dst`, which have the same dtype
 /// (so the same storage class). `fn` is a generic lambda.
 template <typename Fn> void withElements(const Tensor &src, Tensor &dst, Fn &&fn) {
-  switch (getStorage(src.getDType())) {
-  case Storage::Float:
-    fn(src.getFloats(), dst.getFloats());
-    return;
-  case Storage::Double:
-    fn(src.getDoubles(), dst.getDoubles());
-    return;
-  case Storage::Int:
-    fn(src.getInts(), dst.getInts());
-    return;
-  }
+  visitStorageType(src.getDType(), [&](auto tag) {
+    using S = typename decltype(tag)::type;
+    fn(getStored<S>(src), getMutableStored<S>(dst));
+  });
 }
 
 /// Copies `count` elements of `src` from `srcBegin` to `dst` at `dstBegin` (same dtype).
@@ -105,31 +150,10 @@ inline void copyElements(const Tensor &src, int64_t srcBegin, Tensor &dst, int64
 inline Tensor copyStrided(const Tensor &src, int64_t offset, llvm::ArrayRef<int64_t> srcStrides,
                           llvm::ArrayRef<int64_t> shape) {
   Tensor dst = Tensor::zeros(src.getDType(), shape);
-  int64_t count = dst.getNumElements();
-  if (count == 0)
-    return dst;
   withElements(src, dst, [&](auto in, auto out) {
-    int64_t rank = static_cast<int64_t>(shape.size());
-    if (rank == 0) {
-      out[0] = in[offset];
-      return;
-    }
-    // An odometer over the outer dims; the innermost dim is copied by a plain loop.
-    llvm::SmallVector<int64_t> index(rank, 0);
-    int64_t inner = shape.back(), innerStride = srcStrides.back();
-    int64_t rowStart = offset;
-    for (int64_t rowOut = 0; rowOut < count; rowOut += inner) {
-      int64_t pos = rowStart;
-      for (int64_t i = 0; i < inner; ++i, pos += innerStride)
-        out[rowOut + i] = in[pos];
-      for (int64_t d = rank - 2; d >= 0; --d) {
-        rowStart += srcStrides[d];
-        if (++index[d] < shape[d])
-          break;
-        rowStart -= srcStrides[d] * shape[d];
-        index[d] = 0;
-      }
-    }
+    forEachStridedIndex<1>(
+        shape, {offset}, {srcStrides},
+        [&](int64_t index, const std::array<int64_t, 1> &from) { out[index] = in[from[0]]; });
   });
   return dst;
 }
@@ -138,24 +162,6 @@ inline Tensor copyStrided(const Tensor &src, int64_t offset, llvm::ArrayRef<int6
 inline Tensor broadcastTo(const Tensor &src, llvm::ArrayRef<int64_t> target) {
   return copyStrided(src, 0, getBroadcastStrides(src.getShape(), target), target);
 }
-
-/// The element array of a floating-point tensor: float for f32/f16/bf16, double for f64.
-template <typename T> llvm::ArrayRef<T> getElements(const Tensor &tensor) {
-  if constexpr (std::is_same_v<T, double>)
-    return tensor.getDoubles();
-  else
-    return tensor.getFloats();
-}
-
-template <typename T> llvm::MutableArrayRef<T> getMutableElements(Tensor &tensor) {
-  if constexpr (std::is_same_v<T, double>)
-    return tensor.getDoubles();
-  else
-    return tensor.getFloats();
-}
-
-/// Whether a floating-point kernel computes in double (f64 tensors) rather than float.
-inline bool computesInDouble(DType dtype) { return getStorage(dtype) == Storage::Double; }
 
 } // namespace kiln::exec
 

@@ -13,7 +13,6 @@
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
 #include <cmath>
-#include <vector>
 
 using namespace mlir;
 
@@ -35,15 +34,15 @@ template <typename T> T geluTanh(T x) {
   return T(0.5) * x * (T(1) + std::tanh(sqrtTwoOverPi * (x + T(0.044715) * x * x * x)));
 }
 
-/// x * sigmoid(x), spelled as the Mul(x, Sigmoid(x)) that exporters emit.
-template <typename T> T silu(T x) { return x * (T(1) / (T(1) + std::exp(-x))); }
+/// x * sigmoid(x): the Mul(x, Sigmoid(x)) that exporters emit, with ONNX Sigmoid's sigmoid.
+template <typename T> T silu(T x) { return x * sigmoid(x); }
 
 template <typename T> T activate(Activation activation, T x) {
   switch (activation) {
   case Activation::none:
     return x;
   case Activation::relu:
-    return x > T(0) ? x : T(0);
+    return relu(x);
   case Activation::gelu_tanh:
     return geluTanh(x);
   case Activation::gelu_erf:
@@ -54,51 +53,34 @@ template <typename T> T activate(Activation activation, T x) {
   return x;
 }
 
-/// Applies `fn` elementwise to a floating-point tensor, in float (double for f64).
-template <typename Fn> Tensor mapFloating(const Tensor &input, Fn fn) {
-  Tensor result = Tensor::zeros(input.getDType(), input.getShape());
-  auto apply = [&](auto in, auto out) {
-    for (size_t i = 0, e = in.size(); i < e; ++i)
-      out[i] = fn(in[i]);
-  };
-  if (computesInDouble(input.getDType()))
-    apply(input.getDoubles(), result.getDoubles());
-  else
-    apply(input.getFloats(), result.getFloats());
-  result.normalize();
-  return result;
-}
-
-LogicalResult requireFloating(Operation *op, const Tensor &tensor) {
-  if (!isFloatingPoint(tensor.getDType()))
-    return op->emitOpError() << "expects floating-point tensors, got " << tensor.describe();
+/// Runs an elementwise activation `fn` of a floating-point tensor, in float (double for f64).
+template <typename Fn>
+LogicalResult runActivation(Operation *op, ExecutionContext &ctx, Value input, Value output,
+                            Fn fn) {
+  const Tensor &tensor = ctx.get(input);
+  if (failed(checkOperandKind(op, tensor, OperandKind::Float)))
+    return failure();
+  ctx.set(output, mapElements(tensor, [&](auto) { return onFloats(fn); }));
   return success();
 }
 
 LogicalResult runGelu(Operation *op, ExecutionContext &ctx) {
   auto gelu = cast<GeluOp>(op);
-  const Tensor &input = ctx.get(gelu.getInput());
-  if (failed(requireFloating(op, input)))
-    return failure();
   bool tanhForm = gelu.getApproximation() == GeluApproximation::tanh;
-  ctx.set(gelu.getOutput(),
-          mapFloating(input, [tanhForm](auto x) { return tanhForm ? geluTanh(x) : geluErf(x); }));
-  return success();
+  return runActivation(op, ctx, gelu.getInput(), gelu.getOutput(),
+                       [tanhForm](auto x) { return tanhForm ? geluTanh(x) : geluErf(x); });
 }
 
 LogicalResult runSilu(Operation *op, ExecutionContext &ctx) {
   auto siluOp = cast<SiluOp>(op);
-  const Tensor &input = ctx.get(siluOp.getInput());
-  if (failed(requireFloating(op, input)))
-    return failure();
-  ctx.set(siluOp.getOutput(), mapFloating(input, [](auto x) { return silu(x); }));
-  return success();
+  return runActivation(op, ctx, siluOp.getInput(), siluOp.getOutput(),
+                       [](auto x) { return silu(x); });
 }
 
 template <typename T> Tensor swiglu(const Tensor &gate, const Tensor &up) {
   Tensor result = Tensor::zeros(gate.getDType(), gate.getShape());
-  ArrayRef<T> gates = getElements<T>(gate), ups = getElements<T>(up);
-  MutableArrayRef<T> out = getMutableElements<T>(result);
+  ArrayRef<T> gates = getStored<T>(gate), ups = getStored<T>(up);
+  MutableArrayRef<T> out = getMutableStored<T>(result);
   for (size_t i = 0, e = out.size(); i < e; ++i)
     out[i] = silu(gates[i]) * ups[i];
   result.normalize();
@@ -109,7 +91,7 @@ LogicalResult runSwiglu(Operation *op, ExecutionContext &ctx) {
   auto swigluOp = cast<SwigluOp>(op);
   const Tensor &gate = ctx.get(swigluOp.getGate());
   const Tensor &up = ctx.get(swigluOp.getUp());
-  if (failed(requireFloating(op, gate)))
+  if (failed(checkOperandKind(op, gate, OperandKind::Float)))
     return failure();
   if (gate.getShape() != up.getShape() || gate.getDType() != up.getDType())
     return op->emitOpError() << "gate " << gate.describe() << " and up " << up.describe()
@@ -130,10 +112,10 @@ Tensor linear(const Tensor &input, const Tensor &weight, const Tensor *bias, con
   SmallVector<int64_t> shape = llvm::to_vector(input.getShape());
   shape.back() = outFeatures;
   Tensor result = Tensor::zeros(input.getDType(), shape);
-  ArrayRef<T> x = getElements<T>(input), w = getElements<T>(weight);
-  MutableArrayRef<T> y = getMutableElements<T>(result);
-  ArrayRef<T> b = bias ? getElements<T>(*bias) : ArrayRef<T>();
-  ArrayRef<T> r = residual ? getElements<T>(*residual) : ArrayRef<T>();
+  ArrayRef<T> x = getStored<T>(input), w = getStored<T>(weight);
+  MutableArrayRef<T> y = getMutableStored<T>(result);
+  ArrayRef<T> b = bias ? getStored<T>(*bias) : ArrayRef<T>();
+  ArrayRef<T> r = residual ? getStored<T>(*residual) : ArrayRef<T>();
   int64_t rows = 1;
   for (int64_t dim : input.getShape().drop_back())
     rows *= dim;
@@ -164,7 +146,7 @@ LogicalResult runLinear(Operation *op, ExecutionContext &ctx) {
   const Tensor &weight = ctx.get(linearOp.getWeight());
   const Tensor *bias = ctx.getOptional(linearOp.getBias());
   const Tensor *residual = ctx.getOptional(linearOp.getResidual());
-  if (failed(requireFloating(op, input)))
+  if (failed(checkOperandKind(op, input, OperandKind::Float)))
     return failure();
   if (input.getRank() < 1 || weight.getRank() != 2 ||
       input.getShape().back() != weight.getShape()[1] || weight.getDType() != input.getDType())
@@ -200,25 +182,18 @@ Tensor rotary(const Tensor &input, const Tensor &cosTensor, const Tensor &sinTen
   int64_t half = rotaryDim / 2;
   // cos/sin are [seq, R/2] or [batch, seq, R/2] with batch possibly 1.
   bool perBatch = cosTensor.getRank() == 3 && cosTensor.getShape()[0] != 1;
-  ArrayRef<T> in = getElements<T>(input);
-  ArrayRef<T> cosValues = getElements<T>(cosTensor), sinValues = getElements<T>(sinTensor);
+  ArrayRef<T> in = getStored<T>(input);
+  ArrayRef<T> cosValues = getStored<T>(cosTensor), sinValues = getStored<T>(sinTensor);
   Tensor result = Tensor::zeros(input.getDType(), shape);
-  MutableArrayRef<T> out = getMutableElements<T>(result);
+  MutableArrayRef<T> out = getMutableStored<T>(result);
   std::copy(in.begin(), in.end(), out.begin()); // dims from rotary_dim on pass through
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t h = 0; h < heads; ++h) {
       for (int64_t s = 0; s < seq; ++s) {
-        const T *x = in.data() + ((b * heads + h) * seq + s) * headDim;
-        T *y = out.data() + ((b * heads + h) * seq + s) * headDim;
+        int64_t vector = ((b * heads + h) * seq + s) * headDim;
         int64_t angles = ((perBatch ? b : 0) * seq + s) * half;
-        // `half` pairs (i, i + R/2), `interleaved` pairs (2i, 2i + 1).
-        for (int64_t p = 0; p < half; ++p) {
-          int64_t first = interleaved ? 2 * p : p;
-          int64_t second = interleaved ? 2 * p + 1 : p + half;
-          T c = cosValues[angles + p], sn = sinValues[angles + p];
-          y[first] = x[first] * c - x[second] * sn;
-          y[second] = x[second] * c + x[first] * sn;
-        }
+        rotatePairs(in.data() + vector, out.data() + vector, cosValues.data() + angles,
+                    sinValues.data() + angles, rotaryDim, interleaved);
       }
     }
   }
@@ -231,7 +206,7 @@ LogicalResult runRotary(Operation *op, ExecutionContext &ctx) {
   const Tensor &input = ctx.get(rotaryOp.getInput());
   const Tensor &cosTensor = ctx.get(rotaryOp.getCos());
   const Tensor &sinTensor = ctx.get(rotaryOp.getSin());
-  if (failed(requireFloating(op, input)))
+  if (failed(checkOperandKind(op, input, OperandKind::Float)))
     return failure();
   int64_t rotaryDim = static_cast<int64_t>(rotaryOp.getRotaryDim());
   if (input.getRank() != 4 || rotaryDim <= 0 || rotaryDim % 2 != 0 ||

@@ -6,17 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "kiln/Executor/CpuExecutor.h"
-
-#include "kiln/Dialect/Kiln/IR/KilnOps.h"
-
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-
-#include <gtest/gtest.h>
+#include "ExecutorTestSupport.h"
 
 #include <cmath>
 #include <limits>
@@ -25,108 +15,13 @@
 
 using namespace mlir;
 using namespace kiln::exec;
+using namespace kiln::exec::test;
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-Tensor makeTensor(DType dtype, ArrayRef<int64_t> shape, ArrayRef<double> values) {
-  Tensor tensor = Tensor::zeros(dtype, shape);
-  EXPECT_EQ(static_cast<int64_t>(values.size()), tensor.getNumElements());
-  for (auto [index, value] : llvm::enumerate(values))
-    tensor.setDouble(index, value);
-  return tensor;
-}
-
-Tensor f32(ArrayRef<int64_t> shape, ArrayRef<double> values) {
-  return makeTensor(DType::F32, shape, values);
-}
-
-Tensor i64(ArrayRef<int64_t> shape, ArrayRef<double> values) {
-  return makeTensor(DType::I64, shape, values);
-}
-
-/// 0, 1, 2, ... as a float tensor of `shape`.
-Tensor iota(ArrayRef<int64_t> shape) {
-  Tensor tensor = Tensor::zeros(DType::F32, shape);
-  for (int64_t i = 0; i < tensor.getNumElements(); ++i)
-    tensor.setDouble(i, static_cast<double>(i));
-  return tensor;
-}
-
-std::vector<double> valuesOf(const Tensor &tensor) {
-  std::vector<double> values;
-  for (int64_t i = 0; i < tensor.getNumElements(); ++i)
-    values.push_back(tensor.getDouble(i));
-  return values;
-}
-
-std::vector<int64_t> shapeOf(const Tensor &tensor) {
-  return std::vector<int64_t>(tensor.getShape().begin(), tensor.getShape().end());
-}
-
-void expectValuesNear(const Tensor &tensor, ArrayRef<double> expected, double tolerance = 1e-5) {
-  ASSERT_EQ(tensor.getNumElements(), static_cast<int64_t>(expected.size()));
-  for (auto [index, value] : llvm::enumerate(expected)) {
-    double actual = tensor.getDouble(index);
-    if (std::isnan(value))
-      EXPECT_TRUE(std::isnan(actual)) << "element " << index;
-    else if (std::isinf(value))
-      EXPECT_EQ(actual, value) << "element " << index;
-    else
-      EXPECT_NEAR(actual, value, tolerance * std::max(1.0, std::fabs(value)))
-          << "element " << index;
-  }
-}
-
-class CoreKernelsTest : public ::testing::Test {
-protected:
-  CoreKernelsTest() { context.loadDialect<kiln::KilnDialect, func::FuncDialect>(); }
-
-  /// Parses `source` and runs its function @f on `inputs`. Diagnostics land in `diagnostics`.
-  FailureOr<SmallVector<Tensor>> run(StringRef source, ArrayRef<Tensor> inputs) {
-    diagnostics.clear();
-    ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diagnostic) {
-      diagnostics += diagnostic.str() + "\n";
-      return success();
-    });
-    module = parseSourceString<ModuleOp>(source, &context);
-    if (!module) {
-      ADD_FAILURE() << "parse failed: " << diagnostics;
-      return failure();
-    }
-    auto function = module->lookupSymbol<func::FuncOp>("f");
-    if (!function) {
-      ADD_FAILURE() << "no function @f";
-      return failure();
-    }
-    return runFunction(function, inputs);
-  }
-
-  /// Runs a function expected to succeed with one result.
-  Tensor runOne(StringRef source, ArrayRef<Tensor> inputs) {
-    FailureOr<SmallVector<Tensor>> results = run(source, inputs);
-    if (failed(results) || results->size() != 1) {
-      ADD_FAILURE() << "run failed: " << diagnostics;
-      return Tensor();
-    }
-    return results->front();
-  }
-
-  /// Runs a function expected to fail; returns its diagnostics.
-  std::string runFailing(StringRef source, ArrayRef<Tensor> inputs) {
-    EXPECT_TRUE(failed(run(source, inputs))) << "expected a failure";
-    return diagnostics;
-  }
-
-  MLIRContext context;
-  OwningOpRef<ModuleOp> module;
-  std::string diagnostics;
-};
-
-bool contains(const std::string &text, StringRef part) {
-  return text.find(part.str()) != std::string::npos;
-}
+class CoreKernelsTest : public ExecutorTest {};
 
 //===----------------------------------------------------------------------===//
 // Interpreter
@@ -244,6 +139,65 @@ TEST_F(CoreKernelsTest, LayersAndLayerGroupsRunTheirBodies) {
   EXPECT_EQ(valuesOf(result), (std::vector<double>{13, 28}));
 }
 
+TEST_F(CoreKernelsTest, ContextRegistryAndRunBlockByHand) {
+  // The pieces runFunction is built from: values bound in an ExecutionContext, kernels looked up
+  // by op name, and runBlock interpreting a block in a context.
+  module = parseSourceString<ModuleOp>(R"mlir(
+    func.func @f(%a: tensor<2xf32>, %b: tensor<2xf32>) -> tensor<2xf32> {
+      %0 = kiln.onnx.Add %a, %b : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+      return %0 : tensor<2xf32>
+    })mlir",
+                                       &context);
+  ASSERT_TRUE(module);
+  auto function = module->lookupSymbol<func::FuncOp>("f");
+  Block &body = function.front();
+  Value a = body.getArgument(0), b = body.getArgument(1);
+  Value sum = body.getTerminator()->getOperand(0);
+
+  ExecutionContext ctx;
+  EXPECT_FALSE(ctx.contains(a));
+  EXPECT_EQ(ctx.getOptional(Value()), nullptr); // an absent optional operand
+  ctx.set(a, f32({2}, {1, 2}));
+  ctx.set(b, f32({2}, {10, 20}));
+  ctx.set(b, f32({2}, {30, 40})); // a second set replaces the first
+  EXPECT_TRUE(ctx.contains(a));
+  EXPECT_EQ(ctx.getOptional(a), &ctx.get(a));
+  ASSERT_TRUE(succeeded(runBlock(body, ctx)));
+  EXPECT_EQ(valuesOf(ctx.get(sum)), (std::vector<double>{31, 42}));
+
+  // An operand without a value is a diagnostic, not a crash.
+  ExecutionContext partial;
+  partial.set(a, f32({2}, {1, 2}));
+  diagnostics.clear();
+  {
+    ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diagnostic) {
+      diagnostics += diagnostic.str() + "\n";
+      return success();
+    });
+    EXPECT_TRUE(failed(runBlock(body, partial)));
+  }
+  EXPECT_TRUE(contains(diagnostics, "operand #1 has no value in the interpreted region"))
+      << diagnostics;
+  EXPECT_FALSE(partial.contains(sum));
+
+  KernelRegistry registry;
+  EXPECT_FALSE(registry.contains("test.op"));
+  EXPECT_EQ(registry.lookup("test.op"), nullptr);
+  int calls = 0;
+  registry.add("test.op", [&](Operation *, ExecutionContext &) {
+    ++calls;
+    return success();
+  });
+  ASSERT_NE(registry.lookup("test.op"), nullptr);
+  EXPECT_TRUE(succeeded((*registry.lookup("test.op"))(function, ctx)));
+  EXPECT_EQ(calls, 1);
+  registry.add("test.op", [](Operation *, ExecutionContext &) { return failure(); });
+  EXPECT_TRUE(failed((*registry.lookup("test.op"))(function, ctx))); // replaced
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(getDefaultKernelRegistry().contains("kiln.onnx.Add"));
+  EXPECT_FALSE(getDefaultKernelRegistry().contains("test.op"));
+}
+
 //===----------------------------------------------------------------------===//
 // Constants
 //===----------------------------------------------------------------------===//
@@ -270,35 +224,17 @@ TEST_F(CoreKernelsTest, DenseConstants) {
 }
 
 TEST_F(CoreKernelsTest, DenseResourceConstants) {
-  // Blobs start with their 4-byte alignment; then 1.0f and -2.0f, little-endian.
-  Tensor result = runOne(R"mlir(
-    func.func @f() -> tensor<2xf32> {
-      %0 = kiln.constant dense_resource<weights> : tensor<2xf32>
-      return %0 : tensor<2xf32>
-    }
-    {-#
-      dialect_resources: {
-        builtin: {
-          weights: "0x040000000000803F000000C0"
-        }
-      }
-    #-})mlir",
-                         {});
-  EXPECT_EQ(valuesOf(result), (std::vector<double>{1.0, -2.0}));
-
-  std::string message = runFailing(R"mlir(
-    func.func @f() -> tensor<3xf32> {
-      %0 = kiln.constant dense_resource<short> : tensor<3xf32>
-      return %0 : tensor<3xf32>
-    }
-    {-#
-      dialect_resources: {
-        builtin: {
-          short: "0x040000000000803F000000C0"
-        }
-      }
-    #-})mlir",
-                                   {});
+  // `count` floats from blob `name`, which holds its 4-byte alignment, then 1.0f and -2.0f
+  // (little-endian): enough for 2 elements, too few for 3. (Blob names are unique per context.)
+  auto source = [](int count, StringRef name) {
+    std::string type = "tensor<" + std::to_string(count) + "xf32>";
+    return "func.func @f() -> " + type + " {\n" + "  %0 = kiln.constant dense_resource<" +
+           name.str() + "> : " + type + "\n" + "  return %0 : " + type + "\n}\n" +
+           "{-# dialect_resources: { builtin: { " + name.str() +
+           ": \"0x040000000000803F000000C0\" } } #-}";
+  };
+  EXPECT_EQ(valuesOf(runOne(source(2, "weights"), {})), (std::vector<double>{1.0, -2.0}));
+  std::string message = runFailing(source(3, "short"), {});
   EXPECT_TRUE(contains(message, "blob 'short' holds 8 bytes")) << message;
 }
 
@@ -456,17 +392,23 @@ TEST_F(CoreKernelsTest, CastClipWhere) {
 TEST_F(CoreKernelsTest, PowKeepsTheBaseType) {
   FailureOr<SmallVector<Tensor>> results =
       run(R"mlir(
-    func.func @f(%i: tensor<3xi32>, %e: tensor<3xf32>, %x: tensor<3xf32>, %n: tensor<3xi64>)
-        -> (tensor<3xi32>, tensor<3xf32>) {
+    func.func @f(%i: tensor<3xi32>, %e: tensor<3xf32>, %x: tensor<3xf32>, %n: tensor<3xi64>,
+                 %u: tensor<1xui8>)
+        -> (tensor<3xi32>, tensor<3xf32>, tensor<3xi32>, tensor<3xi64>) {
       %0 = kiln.onnx.Pow %i, %e : (tensor<3xi32>, tensor<3xf32>) -> tensor<3xi32>
       %1 = kiln.onnx.Pow %x, %n : (tensor<3xf32>, tensor<3xi64>) -> tensor<3xf32>
-      return %0, %1 : tensor<3xi32>, tensor<3xf32>
+      %2 = kiln.onnx.Pow %i, %n : (tensor<3xi32>, tensor<3xi64>) -> tensor<3xi32>
+      %3 = kiln.onnx.Pow %n, %u : (tensor<3xi64>, tensor<1xui8>) -> tensor<3xi64>
+      return %0, %1, %2, %3 : tensor<3xi32>, tensor<3xf32>, tensor<3xi32>, tensor<3xi64>
     })mlir",
           {makeTensor(DType::I32, {3}, {2, 3, 4}), f32({3}, {3, 0.5, -1}), f32({3}, {2, -3, 0.5}),
-           i64({3}, {10, 3, -2})});
+           i64({3}, {10, 3, -2}), makeTensor(DType::U8, {1}, {3})});
   ASSERT_TRUE(succeeded(results)) << diagnostics;
   EXPECT_EQ(valuesOf((*results)[0]), (std::vector<double>{8, 1, 0}));
   EXPECT_EQ(valuesOf((*results)[1]), (std::vector<double>{1024, -27, 4}));
+  // 2^10 = 1024 and 3^3 exactly in integers; 4^-2 = 0.0625 truncates to 0.
+  EXPECT_EQ(valuesOf((*results)[2]), (std::vector<double>{1024, 27, 0}));
+  EXPECT_EQ(valuesOf((*results)[3]), (std::vector<double>{1000, 27, -8}));
 }
 
 TEST_F(CoreKernelsTest, VariadicMaxMinBroadcast) {
@@ -674,6 +616,25 @@ TEST_F(CoreKernelsTest, GemmWithTransposesAndBias) {
       expected.push_back(0.5 * sum + 2.0 * (j + 1));
     }
   EXPECT_EQ(valuesOf(result), expected);
+}
+
+TEST_F(CoreKernelsTest, IntegerGemmWithoutTransposes) {
+  FailureOr<SmallVector<Tensor>> results =
+      run(R"mlir(
+    func.func @f(%a: tensor<2x3xi64>, %b: tensor<3x2xi64>, %c: tensor<2x1xi64>)
+        -> (tensor<2x2xi64>, tensor<2x2xi64>) {
+      %0 = kiln.onnx.Gemm %a, %b, %c {alpha = 2.0 : f32, beta = -1.0 : f32}
+          : (tensor<2x3xi64>, tensor<3x2xi64>, tensor<2x1xi64>) -> tensor<2x2xi64>
+      %1 = kiln.onnx.Gemm %a, %b {alpha = 0.5 : f32}
+          : (tensor<2x3xi64>, tensor<3x2xi64>) -> tensor<2x2xi64>
+      return %0, %1 : tensor<2x2xi64>, tensor<2x2xi64>
+    })mlir",
+          {i64({2, 3}, {0, 1, 2, 3, 4, 5}), i64({3, 2}, {1, 2, 3, 4, 5, 6}), i64({2, 1}, {1, 2})});
+  ASSERT_TRUE(succeeded(results)) << diagnostics;
+  // A B = [[13, 16], [40, 52]]; C [2, 1] broadcasts along the columns.
+  EXPECT_EQ(valuesOf((*results)[0]), (std::vector<double>{25, 31, 78, 102}));
+  // A fractional alpha goes through double and truncates: 6.5 -> 6.
+  EXPECT_EQ(valuesOf((*results)[1]), (std::vector<double>{6, 8, 20, 26}));
 }
 
 TEST_F(CoreKernelsTest, EinsumEquations) {

@@ -8,7 +8,10 @@
 
 #include "kiln/Executor/NumpyFile.h"
 
+#include "ExecutorTestSupport.h"
+
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/CRC.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
@@ -25,6 +28,7 @@
 
 using namespace llvm;
 using namespace kiln::exec;
+using namespace kiln::exec::test;
 
 namespace {
 
@@ -54,18 +58,8 @@ std::string errorOf(Error error) {
 /// "" on success, else the error's message (so that a failure shows it).
 std::string messageOf(Error error) { return error ? toString(std::move(error)) : ""; }
 
-bool contains(StringRef text, StringRef part) { return text.contains(part); }
-
-/// A tensor of `dtype` whose element i is values[i] (rounded to the dtype).
-Tensor makeTensor(DType dtype, ArrayRef<int64_t> shape, ArrayRef<double> values) {
-  Tensor tensor = Tensor::zeros(dtype, shape);
-  EXPECT_EQ(tensor.getNumElements(), static_cast<int64_t>(values.size()));
-  for (auto [index, value] : llvm::enumerate(values))
-    tensor.setDouble(index, value);
-  return tensor;
-}
-
-std::vector<double> iota(size_t count, double start = 0) {
+/// start, start + 1, ... (`count` values).
+std::vector<double> sequence(size_t count, double start = 0) {
   std::vector<double> values(count);
   for (size_t i = 0; i < count; ++i)
     values[i] = start + static_cast<double>(i);
@@ -306,7 +300,7 @@ TEST_F(NumpyFileTest, RoundTripEveryDType) {
   for (DType dtype : kNumpyDTypes) {
     for (ArrayRef<int64_t> shape : shapes) {
       int64_t count = *getElementCount(shape);
-      Tensor original = makeTensor(dtype, shape, iota(count, -2));
+      Tensor original = makeTensor(dtype, shape, sequence(count, -2));
       std::string path = pathOf("roundtrip.npy");
       ASSERT_EQ("", messageOf(writeNpyFile(path, original))) << "writing " << original.describe();
       Expected<Tensor> read = readNpyFile(path);
@@ -396,10 +390,31 @@ TEST(NpyParseTest, FortranOrder) {
   ASSERT_TRUE(bool(tensor)) << toString(tensor.takeError());
   for (int64_t i = 0; i < 6; ++i)
     EXPECT_EQ(tensor->getInt(i), i);
+
+  // A 2x3x2 float32 array (element (i, j, k) = 100 i + 10 j + k) column-major: i varies fastest.
+  std::string floats;
+  for (int k = 0; k < 2; ++k)
+    for (int j = 0; j < 3; ++j)
+      for (int i = 0; i < 2; ++i) {
+        char bytes[4];
+        support::endian::write32le(bytes, llvm::bit_cast<uint32_t>(float(100 * i + 10 * j + k)));
+        floats.append(bytes, 4);
+      }
+  tensor = parseNpy(
+      asBytes(makeNpy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3, 2), }", floats)),
+      "f");
+  ASSERT_TRUE(bool(tensor)) << toString(tensor.takeError());
+  EXPECT_EQ(tensor->getShape(), ArrayRef<int64_t>({2, 3, 2}));
+  std::vector<double> expected;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 2; ++k)
+        expected.push_back(100 * i + 10 * j + k);
+  EXPECT_EQ(valuesOf(*tensor), expected);
 }
 
 TEST(NpyParseTest, MalformedInputsGiveErrors) {
-  std::string valid = encode(makeTensor(DType::F32, {2, 3}, iota(6)));
+  std::string valid = encode(makeTensor(DType::F32, {2, 3}, sequence(6)));
   auto errorFor = [](StringRef bytes) { return errorOf(parseNpy(asBytes(bytes), "bad.npy")); };
   auto withDict = [](StringRef dict, StringRef data = "") { return makeNpy(dict, data); };
 
@@ -750,7 +765,7 @@ TEST_F(NumpyFileTest, NumpyReadsWhatKilnWrites) {
   if (!hasNumpy())
     GTEST_SKIP() << "needs " << kPython.str() << " with numpy";
   for (DType dtype : kNumpyDTypes) {
-    std::vector<double> values = iota(6);
+    std::vector<double> values = sequence(6);
     if (dtype == DType::Bool)
       for (double &value : values)
         value = std::fmod(value, 2);

@@ -7,96 +7,17 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "kiln/Dialect/Kiln/IR/KilnOps.h"
-#include "kiln/Executor/CpuExecutor.h"
-
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/Parser/Parser.h"
-
-#include <gtest/gtest.h>
+#include "ExecutorTestSupport.h"
 
 #include <cmath>
-#include <limits>
 
 using namespace mlir;
 using namespace kiln::exec;
+using namespace kiln::exec::test;
 
 namespace {
 
-Tensor makeTensor(DType dtype, ArrayRef<int64_t> shape, ArrayRef<double> values) {
-  Tensor tensor = Tensor::zeros(dtype, shape);
-  EXPECT_EQ(static_cast<int64_t>(values.size()), tensor.getNumElements());
-  for (auto [i, value] : llvm::enumerate(values))
-    tensor.setDouble(static_cast<int64_t>(i), value);
-  return tensor;
-}
-
-Tensor f32(ArrayRef<int64_t> shape, ArrayRef<double> values) {
-  return makeTensor(DType::F32, shape, values);
-}
-
-/// 0, 1, 2, ... as float32.
-Tensor iota(ArrayRef<int64_t> shape) {
-  Tensor tensor = Tensor::zeros(DType::F32, shape);
-  for (int64_t i = 0; i < tensor.getNumElements(); ++i)
-    tensor.setDouble(i, static_cast<double>(i));
-  return tensor;
-}
-
-void expectTensor(const Tensor &actual, ArrayRef<int64_t> shape, ArrayRef<double> expected,
-                  double tolerance = 1e-6) {
-  ASSERT_EQ(actual.getShape(), shape) << actual.describe();
-  ASSERT_EQ(actual.getNumElements(), static_cast<int64_t>(expected.size()));
-  for (auto [i, value] : llvm::enumerate(expected))
-    EXPECT_NEAR(actual.getDouble(static_cast<int64_t>(i)), value, tolerance) << "element " << i;
-}
-
-class ShapeKernelsTest : public ::testing::Test {
-protected:
-  ShapeKernelsTest() { context.loadDialect<kiln::KilnDialect, func::FuncDialect>(); }
-
-  /// Parses `source` (a module holding one func.func) and runs it on `inputs`. Diagnostics go to
-  /// `diagnostics`; a failure to parse fails the test.
-  FailureOr<SmallVector<Tensor>> run(StringRef source, ArrayRef<Tensor> inputs) {
-    ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
-      diagnostics += diag.str() + "\n";
-      return success();
-    });
-    module = parseSourceString<ModuleOp>(source, &context);
-    if (!module) {
-      ADD_FAILURE() << "cannot parse:\n" << source.str() << "\n" << diagnostics;
-      return failure();
-    }
-    auto functions = module->getOps<func::FuncOp>();
-    if (functions.empty()) {
-      ADD_FAILURE() << "no function";
-      return failure();
-    }
-    return runFunction(*functions.begin(), inputs);
-  }
-
-  /// Runs a function expected to succeed with a single result.
-  Tensor runOne(StringRef source, ArrayRef<Tensor> inputs) {
-    FailureOr<SmallVector<Tensor>> results = run(source, inputs);
-    if (failed(results) || results->size() != 1) {
-      ADD_FAILURE() << "run failed:\n" << diagnostics;
-      return Tensor();
-    }
-    return (*results)[0];
-  }
-
-  /// Runs a function expected to fail; returns its diagnostics.
-  std::string runFailing(StringRef source, ArrayRef<Tensor> inputs) {
-    EXPECT_TRUE(failed(run(source, inputs))) << "expected a failure";
-    return diagnostics;
-  }
-
-  MLIRContext context;
-  OwningOpRef<ModuleOp> module;
-  std::string diagnostics;
-};
+class ShapeKernelsTest : public ExecutorTest {};
 
 //===----------------------------------------------------------------------===//
 // Shape ops
@@ -136,7 +57,7 @@ TEST_F(ShapeKernelsTest, ReshapeReportsAnImpossibleShape) {
       return %y : tensor<?x?xf32>
     })mlir",
                                    {iota({2, 3})});
-  EXPECT_NE(message.find("cannot infer the -1 of [4, -1]"), std::string::npos) << message;
+  EXPECT_TRUE(contains(message, "cannot infer the -1 of [4, -1]")) << message;
 }
 
 TEST_F(ShapeKernelsTest, TransposeDefaultAndExplicitPermutations) {
@@ -180,7 +101,7 @@ TEST_F(ShapeKernelsTest, SqueezeRejectsADimThatIsNotOne) {
       return %s : tensor<?xf32>
     })mlir",
                                    {iota({3, 2})});
-  EXPECT_NE(message.find("cannot squeeze dim 1 of size 2"), std::string::npos) << message;
+  EXPECT_TRUE(contains(message, "cannot squeeze dim 1 of size 2")) << message;
 }
 
 TEST_F(ShapeKernelsTest, FlattenAndExpandBidirectionally) {
@@ -307,7 +228,7 @@ TEST_F(ShapeKernelsTest, TrainingModeDropoutIsRejected) {
       return %y : tensor<2x2xf32>
     })mlir",
                                    {iota({2, 2})});
-  EXPECT_NE(message.find("training-mode Dropout is not supported"), std::string::npos) << message;
+  EXPECT_TRUE(contains(message, "training-mode Dropout is not supported")) << message;
 }
 
 //===----------------------------------------------------------------------===//
@@ -382,8 +303,7 @@ TEST_F(ShapeKernelsTest, GatherReportsAnOutOfRangeIndex) {
       return %y : tensor<2x2xf32>
     })mlir",
                                    {iota({3, 2})});
-  EXPECT_NE(message.find("index 3 is out of bounds for axis 0 with size 3"), std::string::npos)
-      << message;
+  EXPECT_TRUE(contains(message, "index 3 is out of bounds for axis 0 with size 3")) << message;
 }
 
 TEST_F(ShapeKernelsTest, GatherNDAndSliceReportBadIndicesAndSteps) {
@@ -394,10 +314,8 @@ TEST_F(ShapeKernelsTest, GatherNDAndSliceReportBadIndicesAndSteps) {
       return %y : tensor<1xf32>
     })mlir",
                                    {iota({2, 3})});
-  EXPECT_NE(message.find("index -4 is out of bounds for axis 1 with size 3"), std::string::npos)
-      << message;
+  EXPECT_TRUE(contains(message, "index -4 is out of bounds for axis 1 with size 3")) << message;
 
-  diagnostics.clear();
   message = runFailing(R"mlir(
     func.func @main(%x: tensor<5xf32>) -> tensor<?xf32> {
       %s = kiln.constant dense<[0]> : tensor<1xi64>
@@ -410,7 +328,7 @@ TEST_F(ShapeKernelsTest, GatherNDAndSliceReportBadIndicesAndSteps) {
       return %y : tensor<?xf32>
     })mlir",
                        {iota({5})});
-  EXPECT_NE(message.find("'steps' must not contain 0"), std::string::npos) << message;
+  EXPECT_TRUE(contains(message, "'steps' must not contain 0")) << message;
 }
 
 TEST_F(ShapeKernelsTest, GatherElementsAlongAxisOne) {
@@ -453,6 +371,26 @@ TEST_F(ShapeKernelsTest, ScatterNDAddsDuplicateIndices) {
   expectTensor(result, {8}, {1, 13, 3, 14, 15, 6, 7, 20});
 }
 
+TEST_F(ShapeKernelsTest, ScatterNDMaxComparesInTheElementType) {
+  // 2^63 and above are uint64 values, not negative int64 ones; NaN wins, as in numpy's maximum.
+  FailureOr<SmallVector<Tensor>> results =
+      run(R"mlir(
+    func.func @main(%x: tensor<2xui64>, %u: tensor<2xui64>, %f: tensor<2xf32>, %v: tensor<2xf32>)
+        -> (tensor<2xui64>, tensor<2xf32>) {
+      %i = kiln.constant dense<[[0], [1]]> : tensor<2x1xi64>
+      %a = kiln.onnx.ScatterND %x, %i, %u {reduction = "max"}
+          : (tensor<2xui64>, tensor<2x1xi64>, tensor<2xui64>) -> tensor<2xui64>
+      %b = kiln.onnx.ScatterND %f, %i, %v {reduction = "min"}
+          : (tensor<2xf32>, tensor<2x1xi64>, tensor<2xf32>) -> tensor<2xf32>
+      return %a, %b : tensor<2xui64>, tensor<2xf32>
+    })mlir",
+          {makeTensor(DType::U64, {2}, {1, 1e19}), makeTensor(DType::U64, {2}, {1e19, 5}),
+           f32({2}, {1, 2}), f32({2}, {NAN, 0})});
+  ASSERT_TRUE(succeeded(results)) << diagnostics;
+  EXPECT_EQ(valuesOf((*results)[0]), (std::vector<double>{1e19, 1e19}));
+  expectTensor((*results)[1], {2}, {NAN, 0});
+}
+
 TEST_F(ShapeKernelsTest, TriluLowerWithNegativeK) {
   Tensor result = runOne(R"mlir(
     func.func @main(%x: tensor<3x3xf32>) -> tensor<3x3xf32> {
@@ -484,6 +422,38 @@ TEST_F(ShapeKernelsTest, LayerNormalizationOverTwoTrailingDims) {
                {-1.5 * s, -0.5 * s + 10, 2 * 0.5 * s, 2 * 1.5 * s + 10, -1.5 * s, -0.5 * s + 10,
                 2 * 0.5 * s, 2 * 1.5 * s + 10},
                1e-5);
+}
+
+TEST_F(ShapeKernelsTest, LayerNormalizationStatistics) {
+  // Mean and InvStdDev are float32 whatever the input type, with the input's shape and the
+  // normalised dims set to 1. Rows [0, 1, 2, 3] and [4, 5, 6, 7] (f16 holds them exactly):
+  // means 1.5 and 5.5, variance 1.25 + eps 0.25. With one statistic, only Mean is computed.
+  FailureOr<SmallVector<Tensor>> results =
+      run(R"mlir(
+    func.func @main(%x: tensor<2x2x2xf16>, %g: tensor<2x2xf16>)
+        -> (tensor<2x2x2xf16>, tensor<2x1x1xf32>, tensor<2x1x1xf32>, tensor<2x2x1xf32>) {
+      %y, %mean, %inv = kiln.onnx.LayerNormalization %x, %g {axis = 1 : i64, epsilon = 0.25 : f32}
+          : (tensor<2x2x2xf16>, tensor<2x2xf16>)
+          -> (tensor<2x2x2xf16>, tensor<2x1x1xf32>, tensor<2x1x1xf32>)
+      %g1 = kiln.constant dense<1.0> : tensor<2xf16>
+      %y1, %mean1 = kiln.onnx.LayerNormalization %x, %g1 {epsilon = 0.25 : f32}
+          : (tensor<2x2x2xf16>, tensor<2xf16>) -> (tensor<2x2x2xf16>, tensor<2x2x1xf32>)
+      return %y, %mean, %inv, %mean1
+          : tensor<2x2x2xf16>, tensor<2x1x1xf32>, tensor<2x1x1xf32>, tensor<2x2x1xf32>
+    })mlir",
+          {makeTensor(DType::F16, {2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7}),
+           makeTensor(DType::F16, {2, 2}, {1, 1, 1, 1})});
+  ASSERT_TRUE(succeeded(results)) << diagnostics;
+  ASSERT_EQ(results->size(), 4u);
+  EXPECT_EQ((*results)[1].getDType(), DType::F32);
+  expectTensor((*results)[1], {2, 1, 1}, {1.5, 5.5});
+  expectTensor((*results)[2], {2, 1, 1}, {1 / std::sqrt(1.5), 1 / std::sqrt(1.5)});
+  // The normalised output rounds to f16.
+  double s = 1 / std::sqrt(1.5);
+  expectTensor((*results)[0], {2, 2, 2},
+               {-1.5 * s, -0.5 * s, 0.5 * s, 1.5 * s, -1.5 * s, -0.5 * s, 0.5 * s, 1.5 * s}, 1e-3);
+  // axis -1: one row per pair, variance 0.25 + eps 0.25.
+  expectTensor((*results)[3], {2, 2, 1}, {0.5, 2.5, 4.5, 6.5});
 }
 
 TEST_F(ShapeKernelsTest, RmsNormsOfOnnxAndKiln) {
@@ -680,6 +650,29 @@ TEST_F(ShapeKernelsTest, GeluSiluAndSwiglu) {
   double silu1 = 1 / (1 + std::exp(-1.0)), siluM2 = -2 / (1 + std::exp(2.0));
   expectTensor((*results)[2], {2}, {silu1, siluM2}, 1e-6);
   expectTensor((*results)[3], {2}, {3 * silu1, 4 * siluM2}, 1e-6);
+}
+
+TEST_F(ShapeKernelsTest, FusedOpsComputeWhatTheyReplace) {
+  // kiln.silu is Mul(x, Sigmoid(x)) and kiln.linear's relu is Relu, to the bit: a fusion pass
+  // checked against the executor must see no difference. Relu keeps NaN.
+  FailureOr<SmallVector<Tensor>> results =
+      run(R"mlir(
+    func.func @main(%x: tensor<1x4xf32>, %w: tensor<1x4xf32>)
+        -> (tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x1xf32>, tensor<1x1xf32>) {
+      %s = kiln.onnx.Sigmoid %x : (tensor<1x4xf32>) -> tensor<1x4xf32>
+      %m = kiln.onnx.Mul %x, %s : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+      %f = kiln.silu %x : tensor<1x4xf32>
+      %l = kiln.linear %x, %w act relu : tensor<1x4xf32>, tensor<1x4xf32> -> tensor<1x1xf32>
+      %wt = kiln.onnx.Transpose %w : (tensor<1x4xf32>) -> tensor<4x1xf32>
+      %p = kiln.onnx.MatMul %x, %wt : (tensor<1x4xf32>, tensor<4x1xf32>) -> tensor<1x1xf32>
+      %r = kiln.onnx.Relu %p : (tensor<1x1xf32>) -> tensor<1x1xf32>
+      return %m, %f, %l, %r : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x1xf32>, tensor<1x1xf32>
+    })mlir",
+          {f32({1, 4}, {-3.7, -0.3, 0.9, 12.5}), f32({1, 4}, {NAN, 1, 1, 1})});
+  ASSERT_TRUE(succeeded(results)) << diagnostics;
+  EXPECT_EQ((*results)[0].toBytes(), (*results)[1].toBytes());
+  expectTensor((*results)[2], {1, 1}, {NAN});
+  expectTensor((*results)[3], {1, 1}, {NAN});
 }
 
 } // namespace

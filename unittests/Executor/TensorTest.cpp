@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <random>
 
 using namespace kiln::exec;
@@ -252,6 +253,18 @@ TEST(TensorTest, ShapesAndSharing) {
   EXPECT_EQ(getElementCount({}), 1);
   EXPECT_FALSE(getElementCount({int64_t(1) << 40, int64_t(1) << 40}));
   EXPECT_FALSE(getElementCount({2, -1}));
+}
+
+TEST(TensorTest, ZerosThrowsBadAllocForImpossibleBuffers) {
+  // The executor turns std::bad_alloc into a diagnostic at the op, so every way an allocation can
+  // be impossible must arrive as one: an element count that overflows int64, a negative dim, and
+  // a buffer larger than the host's memory (checked up front, for every storage class).
+  for (DType dtype : {DType::F32, DType::F64, DType::I8}) {
+    EXPECT_THROW(Tensor::zeros(dtype, {int64_t(1) << 40, int64_t(1) << 40}), std::bad_alloc);
+    EXPECT_THROW(Tensor::zeros(dtype, {2, -1}), std::bad_alloc);
+    EXPECT_THROW(Tensor::zeros(dtype, {int64_t(1) << 61}), std::bad_alloc);
+  }
+  EXPECT_EQ(Tensor::zeros(DType::F32, {0, int64_t(1) << 61}).getNumElements(), 0);
 }
 
 TEST(TensorTest, MlirTypeMapping) {
