@@ -189,6 +189,21 @@ LogicalResult kiln::exec::runBlock(Block &block, ExecutionContext &ctx) {
   return success();
 }
 
+FailureOr<SmallVector<Tensor>> kiln::exec::evaluateOp(Operation *op, ArrayRef<Tensor> operands) {
+  const Kernel *kernel = getDefaultKernelRegistry().lookup(op->getName().getStringRef());
+  if (!kernel || operands.size() != op->getNumOperands())
+    return failure();
+  ExecutionContext ctx;
+  for (auto [value, tensor] : llvm::zip_equal(op->getOperands(), operands))
+    ctx.set(value, tensor);
+  if (failed(runKernel(*kernel, op, ctx)) || failed(checkResults(op, ctx)))
+    return failure();
+  SmallVector<Tensor> results;
+  for (Value result : op->getResults())
+    results.push_back(ctx.get(result));
+  return results;
+}
+
 //===----------------------------------------------------------------------===//
 // runFunction
 //===----------------------------------------------------------------------===//

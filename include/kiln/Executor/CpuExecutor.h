@@ -79,6 +79,12 @@ mlir::FailureOr<llvm::SmallVector<Tensor>> runFunction(mlir::func::FuncOp functi
 /// Used by runFunction and by the region-holding ops (kiln.layer, kiln.layer_group).
 mlir::LogicalResult runBlock(mlir::Block &block, ExecutionContext &ctx);
 
+/// Computes the results of one op from operand tensors (for constant folding). Diagnostics
+/// go to the context's handlers; callers that fold silently install a handler that drops them.
+/// Fails when the op has no kernel, the kernel fails, or a result does not match its type.
+mlir::FailureOr<llvm::SmallVector<Tensor>> evaluateOp(mlir::Operation *op,
+                                                      llvm::ArrayRef<Tensor> operands);
+
 /// Whether the executor has a kernel for the operation name (for "which ops are supported").
 bool hasKernel(llvm::StringRef opName);
 

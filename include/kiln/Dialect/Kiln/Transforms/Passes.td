@@ -31,4 +31,100 @@ def KilnReportPass : Pass<"kiln-report", "::mlir::ModuleOp"> {
   ];
 }
 
+def KilnSimplifyPass : Pass<"kiln-simplify", "::mlir::func::FuncOp"> {
+  let summary = "Shape inference with symbolic dims, constant folding of shape subgraphs, "
+                "canonicalization and DCE";
+  let description = [{
+    Exporters leave shape arithmetic in the graph (`Shape -> Gather -> Unsqueeze -> Concat ->
+    Reshape`, `Range`, `ConstantOfShape`, masks built from them). This pass
+
+    * infers every result's shape, keeping symbolic dims (`seq`) as symbols so that two `?`
+      dims known to be equal are treated as equal;
+    * replaces every shape value (an integer vector read from `Shape`) whose elements are
+      known with a constant, and folds every op whose operands are all constants and whose
+      result has at most `fold-limit` elements, by running the CPU reference executor's kernel
+      on it (one implementation of each op's semantics, not two);
+    * refines result types to what was inferred (unranked and `?` dims become static where
+      known);
+    * canonicalizes (the kiln ops' folders and patterns) and removes dead ops.
+
+    After it, a fixed-shape model has no shape arithmetic left, and a dynamic-`seq` model only
+    what depends on `seq`.
+
+    ```mlir
+    // before
+    %s = kiln.onnx.Shape %x : (tensor<1x32x128xf32>) -> tensor<3xi64>
+    %i = kiln.constant dense<1> : tensor<1xi64>
+    %d = kiln.onnx.Gather %s, %i : (tensor<3xi64>, tensor<1xi64>) -> tensor<1xi64>
+    // after
+    %d = kiln.constant dense<32> : tensor<1xi64>
+    ```
+  }];
+  let options = [
+    Option<"foldLimit", "fold-limit", "int64_t", /*default=*/"65536",
+           "Largest result (in elements) that constant folding materialises">
+  ];
+}
+
+def KilnRaisePass : Pass<"kiln-raise", "::mlir::func::FuncOp"> {
+  let summary = "Raises decomposed norms, activations, rotary embeddings and linear layers "
+                "to kiln transformer ops";
+  let description = [{
+    Recognises what exporters emit and replaces it with the fused op, after re-checking every
+    operand, axis, shape and constant the rewrite relies on:
+
+    * `kiln.layer_norm`: the ONNX op (last axis, no statistics used) and the decomposed form
+      (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul gamma, Add beta);
+    * `kiln.rms_norm`: the ONNX op and the decomposed form (Pow 2 or Mul x x, ReduceMean,
+      Add eps, Sqrt then Reciprocal or Div, Mul gamma);
+    * `kiln.gelu` (erf and tanh forms), `kiln.silu` (x * Sigmoid(x)), `kiln.swiglu`
+      (silu(gate) * up);
+    * `kiln.rotary`: rotate-half (Slice, Neg, Concat), interleaved, partial (a prefix of the
+      head dims) and ONNX's RotaryEmbedding op;
+    * `kiln.linear`: MatMul or Gemm with a constant weight (any transpose folded into the
+      `[out, in]` weight at compile time), with its bias Add, its activation and a residual Add
+      as epilogue; linears of the same input (Q, K and V) are merged into one linear whose
+      output is split, when `merge-qkv` is set.
+  }];
+  let options = [
+    Option<"mergeQkv", "merge-qkv", "bool", /*default=*/"true",
+           "Merge linears that read the same input into one wider linear">,
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Emit a remark for each near-miss naming the check that failed">
+  ];
+}
+
+def KilnFuseAttentionPass : Pass<"kiln-fuse-attention", "::mlir::func::FuncOp"> {
+  let summary = "Fuses every attention block (decomposed or ONNX Attention) into kiln.attention";
+  let description = [{
+    Starts at each `Softmax` and each ONNX `Attention` op and matches the block around it:
+    `MatMul(softmax(scale * Q K^T + mask), V)` with the scale as Div, Mul or Mul(Sqrt) on the
+    scores or on Q and K, masks as Add or Where (bool, integer or float), causal masks however
+    they were built (constant, Trilu, Range/CumSum/comparison chains: proved causal by an index
+    analysis, never guessed), Cast around Softmax, IsNaN/Where guards, K pre-transposed or not,
+    and repeat_kv (Expand + Reshape) or `q_num_heads`/`kv_num_heads` for GQA/MQA, which become
+    `num_kv_heads` without repeating K/V.
+
+    Every assumption is re-checked (softmax axis, transposes, shapes, head counts, scale,
+    mask broadcast); on any mismatch the IR is left untouched and the Softmax gets a
+    `kiln.fusion_failure` attribute naming the failed check (shown by `-kiln-report`). With
+    `remarks`, the reason is also emitted as an MLIR remark.
+
+    ```mlir
+    // before
+    %s = kiln.onnx.MatMul %q, %kt ...
+    %m = kiln.onnx.Mul %s, %c ...            // %c = 1/sqrt(32)
+    %a = kiln.onnx.Add %m, %causal ...       // constant causal mask
+    %p = kiln.onnx.Softmax %a ...
+    %o = kiln.onnx.MatMul %p, %v ...
+    // after
+    %o = kiln.attention %q, %k, %v heads 4 kv_heads 2 head_dim 32 scale 0.176776692 causal ...
+    ```
+  }];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Emit a remark at each Softmax or Attention op that is not fused, with the reason">
+  ];
+}
+
 #endif // KILN_DIALECT_KILN_TRANSFORMS_PASSES_TD

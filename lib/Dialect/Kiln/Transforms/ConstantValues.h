@@ -1,0 +1,44 @@
+//===- ConstantValues.h - reading and making constants in patterns -*- C++ -*-===//
+//
+// Patterns of simplify, raise and fuse-attention check constants (a scale, an epsilon, a mask,
+// a weight) and create new ones (a transposed weight, a folded shape). They read a
+// `kiln.constant` through the executor's decoder so that `dense` and `dense_resource` values
+// are handled alike.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_LIB_DIALECT_KILN_TRANSFORMS_CONSTANTVALUES_H
+#define KILN_LIB_DIALECT_KILN_TRANSFORMS_CONSTANTVALUES_H
+
+#include "kiln/Dialect/Kiln/IR/KilnOps.h"
+#include "kiln/Executor/Tensor.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <optional>
+
+namespace kiln {
+
+/// The elements of `value` when it is defined by a decodable kiln.constant.
+std::optional<exec::Tensor> getConstantTensor(mlir::Value value);
+
+/// The common value of every element of `value` when it is a constant whose elements are all
+/// equal (a splat of any shape, including rank 0).
+std::optional<double> getSplatConstant(mlir::Value value);
+
+/// Whether `value` is a constant whose elements all equal `expected` within `relTol`
+/// (relative to |expected|, or absolute when expected is 0).
+bool isSplatConstant(mlir::Value value, double expected, double relTol = 1e-6);
+
+/// The integer elements of a constant 1-D or 0-D integer tensor (axes, shapes, perms).
+std::optional<llvm::SmallVector<int64_t>> getConstantInts(mlir::Value value);
+
+/// Creates a kiln.constant holding `tensor`: a `dense` attribute up to `denseLimit`
+/// elements (shape values, scalars), a `dense_resource` blob named after `name` above it
+/// (weights), so that printed IR stays small.
+ConstantOp createConstant(mlir::OpBuilder &builder, mlir::Location loc, const exec::Tensor &tensor,
+                          llvm::StringRef name, int64_t denseLimit = 64);
+
+} // namespace kiln
+
+#endif // KILN_LIB_DIALECT_KILN_TRANSFORMS_CONSTANTVALUES_H

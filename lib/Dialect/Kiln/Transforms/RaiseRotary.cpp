@@ -1,0 +1,8 @@
+//===- RaiseRotary.cpp ---------------------------------------------------------===//
+
+#include "RaisePatterns.h"
+
+using namespace mlir;
+using namespace kiln;
+
+void kiln::populateRaiseRotaryPatterns(RewritePatternSet &patterns, const RaiseOptions &options) {}
