@@ -4,6 +4,8 @@
 
 #include "kiln/Executor/TensorAttr.h"
 
+#include "mlir/IR/DialectResourceBlobManager.h"
+
 #include <cmath>
 
 using namespace mlir;
@@ -80,4 +82,48 @@ ConstantOp kiln::createConstant(OpBuilder &builder, Location loc, const exec::Te
   else
     value = exec::resourceFromTensor(tensor, name, context);
   return ConstantOp::create(builder, loc, value);
+}
+
+std::string kiln::getConstantName(Value value, StringRef fallback) {
+  if (auto constant = value.getDefiningOp<ConstantOp>())
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(constant.getValue()))
+      return resource.getRawHandle().getKey().str();
+  return fallback.str();
+}
+
+exec::Tensor kiln::transposeMatrix(const exec::Tensor &matrix) {
+  assert(matrix.getRank() == 2 && "transposeMatrix needs a 2-D tensor");
+  int64_t rows = matrix.getShape()[0], cols = matrix.getShape()[1];
+  exec::Tensor result = exec::Tensor::zeros(matrix.getDType(), {cols, rows});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      result.setDouble(c * rows + r, matrix.getDouble(r * cols + c));
+  return result;
+}
+
+exec::Tensor kiln::concatFirstDim(ArrayRef<exec::Tensor> tensors) {
+  assert(!tensors.empty() && "concatFirstDim needs at least one tensor");
+  SmallVector<int64_t> shape = llvm::to_vector(tensors.front().getShape());
+  shape[0] = 0;
+  for (const exec::Tensor &tensor : tensors)
+    shape[0] += tensor.getShape()[0];
+  exec::Tensor result = exec::Tensor::zeros(tensors.front().getDType(), shape);
+  int64_t offset = 0;
+  for (const exec::Tensor &tensor : tensors)
+    for (int64_t i = 0, e = tensor.getNumElements(); i < e; ++i)
+      result.setDouble(offset++, tensor.getDouble(i));
+  return result;
+}
+
+exec::Tensor kiln::sliceLastDim(const exec::Tensor &tensor, int64_t start, int64_t count,
+                                int64_t step) {
+  SmallVector<int64_t> shape = llvm::to_vector(tensor.getShape());
+  int64_t last = shape.back();
+  shape.back() = count;
+  exec::Tensor result = exec::Tensor::zeros(tensor.getDType(), shape);
+  int64_t rows = last == 0 ? 0 : tensor.getNumElements() / last;
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t i = 0; i < count; ++i)
+      result.setDouble(row * count + i, tensor.getDouble(row * last + start + i * step));
+  return result;
 }

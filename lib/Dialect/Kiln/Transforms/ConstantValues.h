@@ -39,6 +39,22 @@ std::optional<llvm::SmallVector<int64_t>> getConstantInts(mlir::Value value);
 ConstantOp createConstant(mlir::OpBuilder &builder, mlir::Location loc, const exec::Tensor &tensor,
                           llvm::StringRef name, int64_t denseLimit = 64);
 
+/// The blob name of a `dense_resource` constant (an ONNX initializer's name), or `fallback`
+/// for any other value: new constants derived from a weight are named after it.
+std::string getConstantName(mlir::Value value, llvm::StringRef fallback);
+
+/// The transpose of a 2-D tensor (a [K, N] MatMul weight to the [N, K] linear layout).
+exec::Tensor transposeMatrix(const exec::Tensor &matrix);
+
+/// The tensors concatenated along their first dim; all must have the same dtype and the same
+/// remaining dims (linear weights and biases of siblings stacked along out_features).
+exec::Tensor concatFirstDim(llvm::ArrayRef<exec::Tensor> tensors);
+
+/// Elements `start, start + step, ...` (`count` of them) of the last dim of `tensor`, every other
+/// dim kept (the first half of a rotary table, or every other entry of an interleaved one).
+exec::Tensor sliceLastDim(const exec::Tensor &tensor, int64_t start, int64_t count,
+                          int64_t step = 1);
+
 } // namespace kiln
 
 #endif // KILN_LIB_DIALECT_KILN_TRANSFORMS_CONSTANTVALUES_H

@@ -49,13 +49,32 @@ IndexValue constantBool(bool value) {
   return boolean(p);
 }
 
-IndexValue select(IndexPredicate cond, double whenTrue, double whenFalse) {
+IndexValue rawSelect(IndexPredicate cond, double whenTrue, double whenFalse) {
   IndexValue v;
   v.kind = Kind::Select;
   v.predicate = std::move(cond);
   v.whenTrue = whenTrue;
   v.whenFalse = whenFalse;
   return v;
+}
+
+std::optional<int64_t> asInteger(double v);
+
+/// A constant of a value of rank `rank`: affine when integer-valued, else a select whose arms
+/// are equal.
+IndexValue constantNumber(double value, size_t rank) {
+  if (std::optional<int64_t> integer = asInteger(value))
+    return constantAffine(*integer, rank);
+  return rawSelect(IndexPredicate{}, value, value);
+}
+
+/// `cond ? whenTrue : whenFalse`, folded when the condition or the arms make it constant.
+IndexValue select(IndexPredicate cond, double whenTrue, double whenFalse, size_t rank) {
+  if (cond.alwaysFalse)
+    return constantNumber(whenFalse, rank);
+  if (cond.isTrue() || whenTrue == whenFalse)
+    return constantNumber(whenTrue, rank);
+  return rawSelect(std::move(cond), whenTrue, whenFalse);
 }
 
 /// A predicate's conditions with their coefficients re-indexed by `map` (old axis -> new
@@ -136,8 +155,8 @@ IndexValue normalize(IndexValue value, const DimList &dims) {
     if (p.alwaysFalse)
       p.conjuncts.clear();
     // A select whose condition became constant is a constant.
-    if (value.kind == Kind::Select && p.alwaysFalse)
-      return select(IndexPredicate{}, value.whenFalse, value.whenFalse);
+    if (value.kind == Kind::Select && (p.alwaysFalse || p.conjuncts.empty()))
+      return select(p, value.whenTrue, value.whenFalse, dims.size());
     return value;
   }
   }
@@ -265,7 +284,7 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
               if (integer)
                 return constantAffine(*integer, rank);
               // A non-integer splat (a -inf fill, a scale): a select with both arms equal.
-              return select(IndexPredicate{}, *splat, *splat);
+              return select(IndexPredicate{}, *splat, *splat, rank);
             }
             if (isBool)
               return IndexValue::unknown();
@@ -315,7 +334,7 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             if (fromBool && toBool)
               return in;
             if (fromBool) // bool -> number: cond ? 1 : 0
-              return in.kind == Kind::Bool ? select(in.predicate, 1.0, 0.0)
+              return in.kind == Kind::Bool ? select(in.predicate, 1.0, 0.0, rank)
                                            : IndexValue::unknown();
             if (toBool) {
               if (in.kind == Kind::Affine && in.affine.isConstant())
@@ -508,10 +527,10 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             };
             if (a.kind == Kind::Select && constantOf(b))
               return select(a.predicate, a.whenTrue + sign * *constantOf(b),
-                            a.whenFalse + sign * *constantOf(b));
+                            a.whenFalse + sign * *constantOf(b), rank);
             if (b.kind == Kind::Select && constantOf(a))
               return select(b.predicate, *constantOf(a) + sign * b.whenTrue,
-                            *constantOf(a) + sign * b.whenFalse);
+                            *constantOf(a) + sign * b.whenFalse, rank);
             return IndexValue::unknown();
           })
           .Case([&](OnnxNegOp neg) -> IndexValue {
@@ -519,7 +538,7 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             if (v.kind == Kind::Affine)
               return affine(scaleAffine(v.affine, -1));
             if (v.kind == Kind::Select)
-              return select(v.predicate, -v.whenTrue, -v.whenFalse);
+              return select(v.predicate, -v.whenTrue, -v.whenFalse, rank);
             return IndexValue::unknown();
           })
           .Case([&](OnnxMulOp) -> IndexValue {
@@ -531,12 +550,12 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
               if (b.kind == Kind::Affine)
                 return finish(affine(scaleAffine(b.affine, c)));
               if (b.kind == Kind::Select)
-                return select(b.predicate, c * b.whenTrue, c * b.whenFalse);
+                return select(b.predicate, c * b.whenTrue, c * b.whenFalse, rank);
             }
             if (a.kind == Kind::Select && a.whenTrue == a.whenFalse && b.kind == Kind::Select)
-              return select(b.predicate, a.whenTrue * b.whenTrue, a.whenTrue * b.whenFalse);
+              return select(b.predicate, a.whenTrue * b.whenTrue, a.whenTrue * b.whenFalse, rank);
             if (b.kind == Kind::Select && b.whenTrue == b.whenFalse && a.kind == Kind::Select)
-              return select(a.predicate, b.whenTrue * a.whenTrue, b.whenTrue * a.whenFalse);
+              return select(a.predicate, b.whenTrue * a.whenTrue, b.whenTrue * a.whenFalse, rank);
             return IndexValue::unknown();
           })
           .Case([&](OnnxLessOrEqualOp) {
@@ -606,7 +625,7 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             std::optional<double> y = getSplatConstant(where.getY());
             if (!x || !y)
               return IndexValue::unknown();
-            return select(c.predicate, *x, *y);
+            return select(c.predicate, *x, *y, rank);
           })
           .Case([&](OnnxCumSumOp cumsum) -> IndexValue {
             // The running sum of a constant c along an axis: c * (i + 1), or c * i exclusive.
@@ -662,7 +681,7 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             double v = dense.getSplatValue<APFloat>().convertToDouble();
             if (std::optional<int64_t> integer = asInteger(v))
               return constantAffine(*integer, rank);
-            return select(IndexPredicate{}, v, v);
+            return select(IndexPredicate{}, v, v, rank);
           })
           .Case([&](OnnxTriluOp trilu) -> IndexValue {
             // Trilu of a constant c: c where the diagonal condition holds, 0 elsewhere.
@@ -685,7 +704,7 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             e.constant = sign * k;
             IndexPredicate p;
             p.conjuncts.push_back({CK::GreaterEqualZero, e});
-            return finish(select(p, double(in.affine.constant), 0.0));
+            return finish(select(p, double(in.affine.constant), 0.0, rank));
           })
           .Default([](Operation *) { return IndexValue::unknown(); });
   return result;
