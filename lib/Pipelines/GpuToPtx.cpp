@@ -30,10 +30,3 @@ void kiln::buildGpuToPtxPipeline(OpPassManager &pm, const GpuToPtxOptions &optio
   binary.compilationTarget = options.format;
   pm.addPass(createGpuModuleToBinaryPass(binary));
 }
-
-void kiln::registerKilnPipelines() {
-  PassPipelineRegistration<GpuToPtxOptions>(
-      "kiln-gpu-to-ptx",
-      "Lower gpu.module kernels through NVVM to PTX (or cubin) in gpu.binary ops",
-      buildGpuToPtxPipeline);
-}

@@ -1,17 +1,21 @@
 //===- kiln-compile.cpp - Ahead-of-time compiler driver --------------------===//
 //
 // `kiln-compile model.onnx --emit=mlir -o model.mlir` imports an ONNX model into kiln IR that
-// kiln-opt reads back. Later stages (GPU code, artifacts) add emit targets here.
+// kiln-opt reads back; `--emit=kiln` also runs the graph-level pipeline (simplify, raise,
+// fuse-attention) and prints the transformer-level IR, so anyone can see what was fused.
+// Later stages (GPU code, artifacts) add emit targets here.
 //
 //===----------------------------------------------------------------------===//
 
 #include "kiln/Importer/OnnxImporter.h"
+#include "kiln/Pipelines/Pipelines.h"
 #include "kiln/Tools/DiagnosticPrinter.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -23,7 +27,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { Mlir, MlirBytecode };
+enum class EmitKind { Mlir, MlirBytecode, Kiln };
 } // namespace
 
 static cl::OptionCategory category("kiln-compile options");
@@ -34,11 +38,19 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdou
 static cl::opt<EmitKind> emit(
     "emit", cl::desc("What to produce"), cl::init(EmitKind::Mlir),
     cl::values(clEnumValN(EmitKind::Mlir, "mlir", "kiln graph IR as text (kiln-opt reads it)"),
-               clEnumValN(EmitKind::MlirBytecode, "mlirbc", "kiln graph IR as MLIR bytecode")),
+               clEnumValN(EmitKind::MlirBytecode, "mlirbc", "kiln graph IR as MLIR bytecode"),
+               clEnumValN(EmitKind::Kiln, "kiln",
+                          "kiln IR after simplify, raise and fuse-attention (before kernel "
+                          "formation), as text")),
     cl::cat(category));
 static cl::opt<bool> elideWeights(
     "elide-weights",
     cl::desc("Leave the weight blobs out of the output (small, for reading; it cannot be run)"),
+    cl::init(false), cl::cat(category));
+static cl::opt<bool> remarks(
+    "remarks",
+    cl::desc("With --emit=kiln: report each attention block or pattern that was not fused, "
+             "with the failed check"),
     cl::init(false), cl::cat(category));
 static cl::opt<bool> listOnnxOps(
     "list-onnx-ops",
@@ -69,6 +81,15 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module = kiln::importOnnxFile(inputFile, &context);
   if (!module)
     return 1;
+
+  if (emit == EmitKind::Kiln) {
+    PassManager pm(&context);
+    kiln::GraphToTransformerOptions options;
+    options.remarks = remarks;
+    kiln::buildGraphToTransformerPipeline(pm, options);
+    if (failed(pm.run(*module)))
+      return 1;
+  }
 
   std::string error;
   std::unique_ptr<llvm::ToolOutputFile> output = openOutputFile(outputFile, &error);

@@ -12,6 +12,7 @@
 #include "kiln/Executor/CpuExecutor.h"
 #include "kiln/Executor/NumpyFile.h"
 #include "kiln/Importer/OnnxImporter.h"
+#include "kiln/Pipelines/Pipelines.h"
 #include "kiln/Tools/DiagnosticPrinter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -240,6 +241,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   registerTransformsPasses();
   kiln::registerKilnPasses();
+  kiln::registerKilnPipelines();
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "Kiln model runner\n");
 

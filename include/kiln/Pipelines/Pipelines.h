@@ -33,6 +33,26 @@ struct GpuToPtxOptions : public mlir::PassPipelineOptions<GpuToPtxOptions> {
 /// ops. Kernels must already be in the gpu/nvgpu/nvvm/arith/memref/scf dialects.
 void buildGpuToPtxPipeline(mlir::OpPassManager &pm, const GpuToPtxOptions &options);
 
+/// Options of `kiln-graph-to-transformer`.
+struct GraphToTransformerOptions
+    : public mlir::PassPipelineOptions<GraphToTransformerOptions> {
+  PassOptions::Option<bool> mergeQkv{
+      *this, "merge-qkv",
+      llvm::cl::desc("Merge linears that read the same input (Q/K/V, gate/up) into one"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> remarks{
+      *this, "remarks",
+      llvm::cl::desc("Emit a remark for each attention block or near-miss pattern not fused, "
+                     "naming the failed check"),
+      llvm::cl::init(false)};
+};
+
+/// The graph level of the pipeline (docs/Pipeline.md): kiln-simplify, kiln-raise,
+/// kiln-fuse-attention, then kiln-simplify again to clean up what fusion left dead or foldable.
+/// Runs on every func.func of the module. `kiln-compile --emit=kiln` prints its result.
+void buildGraphToTransformerPipeline(mlir::OpPassManager &pm,
+                                     const GraphToTransformerOptions &options);
+
 /// Registers Kiln's named pipelines with the global pass registry (for kiln-opt).
 void registerKilnPipelines();
 

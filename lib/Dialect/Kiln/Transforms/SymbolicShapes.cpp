@@ -265,19 +265,6 @@ std::optional<ShapeValue> constantShapeValue(Value value) {
   return result;
 }
 
-/// The constant elements of a shape value, when all are constants.
-std::optional<SmallVector<int64_t>> allConstant(const ShapeValue *value) {
-  if (!value)
-    return std::nullopt;
-  SmallVector<int64_t> result;
-  for (const std::optional<DimExpr> &element : *value) {
-    if (!element || !element->isConstant())
-      return std::nullopt;
-    result.push_back(element->offset);
-  }
-  return result;
-}
-
 } // namespace
 
 void SymbolicShapes::inferOp(Operation *op) {
@@ -805,6 +792,25 @@ void SymbolicShapes::inferOp(Operation *op) {
         }
         for (Value result : op->getResults().drop_front())
           declared(result);
+      })
+      // Transformer ops (after kiln-raise and kiln-fuse-attention).
+      .Case<RotaryOp, LayerNormOp, RMSNormOp, GeluOp, SiluOp, SwigluOp>(
+          [&](Operation *) { sameAsOperand(0); })
+      .Case([&](LinearOp linear) {
+        const DimList *in = dimsOf(linear.getInput()), *w = dimsOf(linear.getWeight());
+        if (!in || !w || in->empty() || w->size() != 2)
+          return declared(linear.getResult());
+        DimList result = *in;
+        result.back() = (*w)[0];
+        setDims(linear.getResult(), result);
+      })
+      .Case([&](AttentionOp attention) {
+        const DimList *q = dimsOf(attention.getQuery()), *v = dimsOf(attention.getValue());
+        if (!q || !v || q->size() != 4 || v->size() != 4)
+          return declared(attention.getResult());
+        DimList result = *q;
+        result[3] = (*v)[3];
+        setDims(attention.getResult(), result);
       })
       .Default([&](Operation *) {
         for (Value result : op->getResults())
