@@ -91,6 +91,9 @@ private:
   /// repeat_kv (Unsqueeze + Expand + Reshape of [b, hkv, s, d] to [b, hkv * g, s, d]):
   /// returns the un-repeated value, or `v` itself.
   Value peelRepeatKv(Value v);
+  /// The repeat_kv expansion under `reshape` (Unsqueeze + Expand to [b, hkv, g, s, d]),
+  /// whatever the reshape makes of it: the un-repeated K/V and the dims [b, hkv * g, s, d].
+  std::optional<std::pair<Value, DimList>> mergedRepeatKv(OnnxReshapeOp reshape);
   /// Checks one mask against the scores' dims and files it as causal, zero or kept.
   LogicalResult addMask(Value mask, bool additive, bool negate, const DimList &scoreDims,
                         AttentionMatch &match);
@@ -139,6 +142,7 @@ FailureOr<LayoutValue> AttentionMatcher::findKeyFromTransposed(Value transposed,
     return fail("K^T operand of the score MatMul is " + formatDims(transposed) +
                 ", not rank 4");
   Value current = transposed;
+  std::optional<DimList> virtualDims; // set when `current` is K before repeat_kv
   SmallVector<int64_t> ids; // per dim of `current`: logical id, or -1 for a unit dim
   for (auto [i, dim] : llvm::enumerate(*top))
     ids.push_back(dim.isConstant(1) ? -1 : int64_t(i));
@@ -169,8 +173,29 @@ FailureOr<LayoutValue> AttentionMatcher::findKeyFromTransposed(Value transposed,
                       llvm::all_of(llvm::zip_equal(inAxes, outAxes), [&](auto pair) {
                         return (*in)[std::get<0>(pair)] == (*out)[std::get<1>(pair)];
                       });
-      if (!unitOnly)
-        break; // repeat_kv's merge of heads: the source is here
+      if (!unitOnly) {
+        // repeat_kv whose head merge also drops the batch dim ([b, hkv, g, s, d] -> [b*h, s,
+        // d]): the source is the un-repeated K, seen as [b, hkv * g, s, d].
+        if (std::optional<std::pair<Value, DimList>> repeat = mergedRepeatKv(reshape)) {
+          SmallVector<int64_t> virtualAxes;
+          for (auto [i, dim] : llvm::enumerate(repeat->second))
+            if (!dim.isConstant(1))
+              virtualAxes.push_back(i);
+          bool sameDims = virtualAxes.size() == outAxes.size() &&
+                          llvm::all_of(llvm::zip_equal(virtualAxes, outAxes), [&](auto pair) {
+                            return repeat->second[std::get<0>(pair)] == (*out)[std::get<1>(pair)];
+                          });
+          if (sameDims) {
+            SmallVector<int64_t> sourceIds(4, -1);
+            for (auto [a, b] : llvm::zip_equal(virtualAxes, outAxes))
+              sourceIds[a] = ids[b];
+            ids = sourceIds;
+            current = repeat->first;
+            virtualDims = repeat->second;
+          }
+        }
+        break;
+      }
       SmallVector<int64_t> sourceIds(in->size(), -1);
       for (auto [a, b] : llvm::zip_equal(inAxes, outAxes))
         sourceIds[a] = ids[b];
@@ -181,7 +206,7 @@ FailureOr<LayoutValue> AttentionMatcher::findKeyFromTransposed(Value transposed,
     break;
   }
   // K = K^T with its last two dims swapped; find the source axis of each K dim.
-  const DimList *source = dims(current);
+  const DimList *source = virtualDims ? &*virtualDims : dims(current);
   if (!source || source->size() != 4)
     return fail("K is built from " + formatDims(current) +
                 " through reshapes that are not a transpose");
@@ -201,9 +226,31 @@ FailureOr<LayoutValue> AttentionMatcher::findKeyFromTransposed(Value transposed,
       return fail("K^T is not a transpose of a [batch, heads, seq, head_dim] value");
   }
   LayoutValue key{current, {}};
-  if (perm != SmallVector<int64_t>{0, 1, 2, 3})
+  if (perm != SmallVector<int64_t>{0, 1, 2, 3}) {
+    if (virtualDims)
+      return fail("K is repeated for GQA and transposed in a way that is not K^T");
     key.perm = perm;
+  }
   return key;
+}
+
+std::optional<std::pair<Value, DimList>>
+AttentionMatcher::mergedRepeatKv(OnnxReshapeOp reshape) {
+  auto expand = reshape.getData().getDefiningOp<OnnxExpandOp>();
+  auto unsqueeze = expand ? expand.getInput().getDefiningOp<OnnxUnsqueezeOp>() : nullptr;
+  if (!unsqueeze)
+    return std::nullopt;
+  Value kv = unsqueeze.getData();
+  const DimList *in = dims(kv), *u = dims(unsqueeze.getResult()), *e = dims(expand.getResult());
+  if (!in || !u || !e || in->size() != 4 || u->size() != 5 || e->size() != 5)
+    return std::nullopt;
+  const DimList &x = *in, &y = *e;
+  if (!(*u)[2].isConstant(1) || (*u)[0] != x[0] || (*u)[1] != x[1] || (*u)[3] != x[2] ||
+      (*u)[4] != x[3] || y[0] != x[0] || y[1] != x[1] || y[3] != x[2] || y[4] != x[3] ||
+      !y[2].isConstant() || !x[1].isConstant())
+    return std::nullopt;
+  DimList repeated = {x[0], DimExpr::constant(x[1].offset * y[2].offset), x[2], x[3]};
+  return std::make_pair(kv, repeated);
 }
 
 Value AttentionMatcher::peelRepeatKv(Value v) {
