@@ -13,7 +13,9 @@
 // the past keys (query i sees keys j <= past_len + i, so top-left without a cache, as in the ONNX
 // reference) and pads a mask shorter than the keys with -inf; kiln.attention aligns it
 // bottom-right (j <= i + kv_len - q_len) and broadcasts its mask. A boolean mask is 0 where true
-// and -inf where false; a row with every key masked gives NaN, as the reference's softmax does.
+// and -inf where false. A row with every key masked (-inf) gives NaN in ONNX Attention, as the
+// reference's softmax does, and 0 in kiln.attention (FlashAttention's convention, and what the
+// exporters' IsNaN/Where guard computes).
 //
 //===----------------------------------------------------------------------===//
 
@@ -61,6 +63,7 @@ template <typename T> struct AttentionOptions {
   int64_t causalOffset = 0; // query i sees key j iff j <= i + causalOffset
   const MaskView<T> *mask = nullptr;
   ScoresSnapshot snapshot = ScoresSnapshot::None;
+  bool zeroFullyMaskedRows = false; // kiln.attention: such a row's output is 0, not NaN
 };
 
 /// Computes the attention output [batch, qHeads, qLen, vHeadDim] into `out` and, if the options
@@ -107,10 +110,16 @@ void computeAttention(const AttentionDims &dims, ArrayRef<T> q, ArrayRef<T> k, A
             scores[j] = negInf;
         snapshot(ScoresSnapshot::Masked, row);
 
-        // Softmax. A row whose every key is masked gives NaN, as in the ONNX reference.
+        // Softmax. A row whose every key is masked gives NaN, as in the ONNX reference, unless
+        // the op defines it as 0.
         T maxScore = negInf;
         for (T score : scores)
           maxScore = std::max(maxScore, score);
+        if (options.zeroFullyMaskedRows && maxScore == negInf) {
+          T *output = out.data() + row * dims.vHeadDim;
+          std::fill(output, output + dims.vHeadDim, T(0));
+          continue;
+        }
         T sum = 0;
         for (T &score : scores) {
           score = std::exp(score - maxScore);
@@ -377,6 +386,7 @@ LogicalResult runKilnAttentionIn(AttentionOp attention, ExecutionContext &ctx,
   // Bottom-right alignment: the last query sees every key (a decoder with a cache).
   options.causal = attention.getCausal();
   options.causalOffset = dims.kvLen - dims.qLen;
+  options.zeroFullyMaskedRows = true;
   std::optional<MaskView<T>> mask;
   if (const Tensor *maskTensor = ctx.getOptional(attention.getMask())) {
     FailureOr<MaskView<T>> view = makeMaskView<T>(attention, *maskTensor, dims, /*padKeys=*/false);

@@ -591,6 +591,32 @@ TEST_F(ShapeKernelsTest, SoftcapAndAdditiveMask) {
   expectTensor(result, {1, 1, 1, 1}, {p1}, 1e-6);
 }
 
+TEST_F(ShapeKernelsTest, FullyMaskedRowIsZeroInKilnAttentionAndNaNInOnnxAttention) {
+  // Row 0 masks both keys; row 1 keeps key 1. kiln.attention defines the masked row as 0 (what
+  // the exporters' IsNaN guard computes); ONNX Attention's reference gives NaN there.
+  const char *source = R"mlir(
+    func.func @main(%q: tensor<1x1x2x1xf32>, %k: tensor<1x1x2x1xf32>, %v: tensor<1x1x2x1xf32>,
+        %m: tensor<2x2xi1>) -> (tensor<1x1x2x1xf32>, tensor<1x1x2x1xf32>) {
+      %a = kiln.attention %q, %k, %v mask(%m : tensor<2x2xi1>) heads 1 kv_heads 1 head_dim 1
+          scale 1.0 : tensor<1x1x2x1xf32>, tensor<1x1x2x1xf32>, tensor<1x1x2x1xf32>
+          -> tensor<1x1x2x1xf32>
+      %b = kiln.onnx.Attention %q, %k, %v, %m
+          {operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0>,
+           resultSegmentSizes = array<i32: 1, 0, 0, 0>}
+          : (tensor<1x1x2x1xf32>, tensor<1x1x2x1xf32>, tensor<1x1x2x1xf32>, tensor<2x2xi1>)
+          -> tensor<1x1x2x1xf32>
+      return %a, %b : tensor<1x1x2x1xf32>, tensor<1x1x2x1xf32>
+    })mlir";
+  FailureOr<SmallVector<Tensor>> results =
+      run(source, {f32({1, 1, 2, 1}, {1, 1}), f32({1, 1, 2, 1}, {0, 1}), f32({1, 1, 2, 1}, {3, 5}),
+                   makeTensor(DType::Bool, {2, 2}, {0, 0, 0, 1})});
+  ASSERT_TRUE(succeeded(results)) << diagnostics;
+  expectTensor((*results)[0], {1, 1, 2, 1}, {0, 5});
+  std::vector<double> onnx = valuesOf((*results)[1]);
+  EXPECT_TRUE(std::isnan(onnx[0]));
+  EXPECT_EQ(onnx[1], 5);
+}
+
 TEST_F(ShapeKernelsTest, RotaryEmbeddingMatchesKilnRotary) {
   // One pair per head (rotary dim 2 of head size 3: dim 2 passes through). Angle 90 degrees for
   // position 1: (x0, x1) -> (-x1, x0).

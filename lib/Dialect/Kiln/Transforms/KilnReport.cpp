@@ -34,12 +34,16 @@ struct FunctionSummary {
   SmallVector<LayerOp> layers;
   SmallVector<LayerGroupOp> layerGroups;
   SmallVector<KVCacheType> caches;
+  /// Softmax / ONNX Attention ops kiln-fuse-attention left alone, with its reason.
+  SmallVector<std::pair<Location, std::string>> notFused;
 };
 
 FunctionSummary summarize(Operation *root) {
   FunctionSummary summary;
   root->walk([&](Operation *op) {
     StringRef name = op->getName().getStringRef();
+    if (auto reason = op->getAttrOfType<StringAttr>("kiln.fusion_failure"))
+      summary.notFused.push_back({op->getLoc(), reason.getValue().str()});
     if (name.consume_front("kiln.onnx.")) {
       ++summary.graphOps[name];
       ++summary.numGraphOps;
@@ -98,6 +102,15 @@ void printSummary(raw_ostream &os, StringRef name, const FunctionSummary &s) {
       os << entry.first << " x" << entry.second;
     });
     os << "; causal " << causal << ", masked " << masked << ")";
+  }
+  if (!s.notFused.empty()) {
+    os << "\n  attention not fused: " << s.notFused.size();
+    for (const auto &[loc, reason] : s.notFused) {
+      os << "\n    ";
+      if (auto named = dyn_cast<NameLoc>(loc))
+        os << "'" << named.getName().getValue() << "': ";
+      os << reason;
+    }
   }
   os << "\n  linear: " << s.linears;
   if (s.linears)

@@ -30,6 +30,8 @@ def Kiln_AttentionOp : Kiln_Op<"attention",
       a decoder with a cache); it requires `q_len <= kv_len`, else the first rows would see
       no key.
     * `softcap`: if > 0, scores become `softcap * tanh(scores / softcap)` before masking.
+    * A query row whose every key is masked gives 0 (FlashAttention's convention, and what
+      exporters' `Where(IsNaN(p), 0, p)` guard computes), not the NaN of a plain softmax.
     * result: `[batch, num_heads, q_len, v_head_dim]`.
 
     ```mlir

@@ -10,7 +10,8 @@ def KilnReportPass : Pass<"kiln-report", "::mlir::ModuleOp"> {
   let description = [{
     Writes one summary per function to standard output (or to `output-file`): graph ops by
     ONNX type, fused transformer ops with their parameters (attention heads, KV heads, head
-    dim, causal/masked; linear activations), layers, layer groups and KV caches. The IR is not
+    dim, causal/masked; linear activations), attention blocks kiln-fuse-attention did not fuse
+    with the reason it recorded, layers, layer groups and KV caches. The IR is not
     changed, so the pass can sit between any two stages of a pipeline to show what the stage
     did.
 
@@ -22,6 +23,8 @@ def KilnReportPass : Pass<"kiln-report", "::mlir::ModuleOp"> {
     kiln-report @main
       graph ops: 3 (MatMul 2, Softmax 1)
       attention: 2 (heads 4, kv_heads 2, head_dim 32, causal 2, masked 0)
+      attention not fused: 1
+        'attn_3': softmax axis is 2, not the last (keys) axis
       ...
     ```
   }];
