@@ -264,11 +264,18 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
   if (!passPipeline.empty()) {
-    PassManager pm(&context);
+    // 'builtin.module(...)' names the module itself: parse it as a pipeline anchored there
+    // (adding it to a manager would nest it once more and run it on no op at all).
     std::string error;
     llvm::raw_string_ostream errorStream(error);
-    if (failed(parsePassPipeline(passPipeline, pm, errorStream)))
+    FailureOr<OpPassManager> parsed = parsePassPipeline(passPipeline, errorStream);
+    if (failed(parsed))
       return fail("bad --pass-pipeline: " + error);
+    if (parsed->getOpAnchorName() != ModuleOp::getOperationName())
+      return fail("bad --pass-pipeline: it must be anchored on the module, as in "
+                  "'builtin.module(...)', not on '" + parsed->getOpAnchorName() + "'");
+    PassManager pm = PassManager::on<ModuleOp>(&context);
+    static_cast<OpPassManager &>(pm) = *parsed;
     if (failed(pm.run(*module)))
       return fail("the pass pipeline failed");
   }
