@@ -1,8 +1,8 @@
 //===- ShapeKernels.cpp - CPU kernels of shape and layout ops -------------===//
 //
 // Identity, Dropout (inference), Reshape, Transpose, Unsqueeze, Squeeze, Flatten, Expand,
-// Concat, Split, Shape, ConstantOfShape and Range, with ONNX semantics. Ops that only change
-// the shape share the input's buffer; the others build their result with a strided copy.
+// Concat, Split, Shape, Size, ConstantOfShape and Range, with ONNX semantics. Ops that only
+// change the shape share the input's buffer; the others build their result with a strided copy.
 //
 //===----------------------------------------------------------------------===//
 
@@ -338,6 +338,14 @@ LogicalResult runShape(Operation *op, ExecutionContext &ctx) {
   return success();
 }
 
+LogicalResult runSize(Operation *op, ExecutionContext &ctx) {
+  auto sizeOp = cast<OnnxSizeOp>(op);
+  Tensor result = Tensor::zeros(DType::I64, {});
+  result.getInts()[0] = ctx.get(sizeOp.getData()).getNumElements();
+  ctx.set(sizeOp.getSize(), result);
+  return success();
+}
+
 /// The single element of ConstantOfShape's `value` attribute as a one-element tensor.
 FailureOr<Tensor> getFillValue(OnnxConstantOfShapeOp op) {
   ElementsAttr value = op.getValueAttr();
@@ -451,6 +459,7 @@ void registerShapeKernels(KernelRegistry &registry) {
   registry.add(OnnxConcatOp::getOperationName(), runConcat);
   registry.add(OnnxSplitOp::getOperationName(), runSplit);
   registry.add(OnnxShapeOp::getOperationName(), runShape);
+  registry.add(OnnxSizeOp::getOperationName(), runSize);
   registry.add(OnnxConstantOfShapeOp::getOperationName(), runConstantOfShape);
   registry.add(OnnxRangeOp::getOperationName(), runRange);
 }

@@ -140,7 +140,7 @@ bool inferResultTypes(MLIRContext *context, StringRef opType, ArrayRef<Value> op
     elementType = value ? value.getElementType() : b.getF32Type();
   } else if (producesBool(opType))
     elementType = b.getI1Type();
-  else if (isOneOf(opType, {"Shape", "ArgMax"}))
+  else if (isOneOf(opType, {"Shape", "Size", "ArgMax"}))
     elementType = b.getI64Type();
 
   // Default: the element type, unranked; refined below.
@@ -198,6 +198,8 @@ bool inferResultTypes(MLIRContext *context, StringRef opType, ArrayRef<Value> op
       if (shape.size() == static_cast<size_t>(ranked.getRank()))
         resultTypes[0] = RankedTensorType::get(shape, elementType);
     }
+  } else if (opType == "Size") {
+    resultTypes[0] = RankedTensorType::get({}, elementType);
   } else if (opType == "Shape") {
     if (auto ranked = dyn_cast_or_null<RankedTensorType>(first)) {
       int64_t rank = ranked.getRank();

@@ -11,15 +11,21 @@ inputs and one .npz of expected outputs keyed by the graph's output names, and r
     kiln-run --device=cpu model.onnx --input NAME=input.npy ... --expect expected.npz \\
         --rtol 1e-3 --atol 1e-7
 
-(ONNX's backend test tolerances). Tests whose graph has a non-tensor input or output (sequence,
-optional, map) are selected too when their ops are supported, and fail: Kiln has no such values.
-String tensors fail as well. bfloat16 tensors, which numpy lacks, are passed as float32 .npy
-arrays (exact), so kiln-run must accept float32 data for bfloat16 graph inputs and compare
-bfloat16 outputs with float32 references.
+(ONNX's backend test tolerances). With --pass-pipeline (or an op check) the model is first
+imported (kiln-compile --emit=mlir), transformed by kiln-opt, checked for the ops it must or must
+not contain (--require-op, --forbid-op-feeding-output), and the transformed IR is what kiln-run
+executes: a pass is then held to ONNX's expected outputs too (kiln-raise-onnx-expanded.test).
+Tests whose graph has a non-tensor input or output (sequence, optional, map) are selected too
+when their ops are supported, and fail: Kiln has no such values. String tensors fail as well.
+bfloat16 tensors, which numpy lacks, are passed as float32 .npy arrays (exact), so kiln-run must
+accept float32 data for bfloat16 graph inputs and compare bfloat16 outputs with float32
+references.
 
 usage:
     kiln-onnx-node-tests.py --kiln-bin build/bin [--filter REGEX] [--jobs N]
                             [--xfail FILE] [--report FILE] [--verbose]
+                            [--pass-pipeline P] [--require-op OP]...
+                            [--forbid-op-feeding-output OP]...
     kiln-onnx-node-tests.py --list-selected --ops-file OPS.txt [--filter REGEX]
 
     --kiln-bin DIR     where kiln-run and kiln-compile are
@@ -31,6 +37,13 @@ usage:
                        first line of the error
     --ops-file FILE    the supported op types, one per line, instead of asking kiln-compile
     --list-selected    print the selected test names and exit (no test is run)
+    --pass-pipeline P  run the kiln-opt pass pipeline P (e.g.
+                       'builtin.module(func.func(kiln-simplify,kiln-raise))') on each imported
+                       model and execute the result
+    --require-op OP    the IR that runs must contain the op OP (e.g. kiln.layer_norm); repeatable
+    --forbid-op-feeding-output OP
+                       OP must not compute the graph's first output, directly or through other
+                       ops (e.g. kiln.onnx.ReduceMean after raising a norm); repeatable
 
 Exit status: 0 when every selected test passes or fails as the xfail list expects; 1 when a test
 not in the list fails, or a listed test passes or (without --filter) does not run (the list is
@@ -198,7 +211,82 @@ def first_error_line(result: subprocess.CompletedProcess) -> str:
     return f"kiln-run exited with status {result.returncode}"
 
 
-def run_test(test: Path, kiln_run: Path) -> TestResult:
+@dataclasses.dataclass
+class IrOptions:
+    """What is done to a model before kiln-run executes it (nothing by default)."""
+    kiln_compile: Path
+    kiln_opt: Path
+    pass_pipeline: str = ""
+    required_ops: List[str] = dataclasses.field(default_factory=list)
+    forbidden_output_ops: List[str] = dataclasses.field(default_factory=list)
+
+    def active(self) -> bool:
+        return bool(self.pass_pipeline or self.required_ops or self.forbidden_output_ops)
+
+
+# `%a = op`, `%a, %b = op`, `%a:2 = op`: the results a line of MLIR defines, and its op name.
+DEFINITION = re.compile(r"^\s*((?:%[\w.$-]+(?::\d+)?\s*,\s*)*%[\w.$-]+(?::\d+)?)\s*=\s*"
+                        r"([\w.]+)(.*)$")
+SSA_USE = re.compile(r"%([\w.$-]+)(?:#\d+)?")
+
+
+def ops_feeding_first_output(mlir: str) -> Set[str]:
+    """The op names in the backward slice of the first operand of the first func.return, read
+    from the IR as kiln-opt prints it: one op per line, its operands the %names after the `=`."""
+    defining: Dict[str, Tuple[str, List[str]]] = {}
+    returned: List[str] = []
+    for line in mlir.splitlines():
+        line = line.split(" loc(", 1)[0]
+        definition = DEFINITION.match(line)
+        if definition:
+            results, op_name, rest = definition.groups()
+            operands = SSA_USE.findall(rest)
+            for result in results.split(","):
+                defining[result.strip().lstrip("%").split(":", 1)[0]] = (op_name, operands)
+        elif line.strip().startswith("return") and not returned:
+            returned = SSA_USE.findall(line)
+    seen: Set[str] = set()
+    ops: Set[str] = set()
+    stack = returned[:1]
+    while stack:
+        value = stack.pop()
+        if value in seen or value not in defining:
+            continue
+        seen.add(value)
+        op_name, operands = defining[value]
+        ops.add(op_name)
+        stack.extend(operands)
+    return ops
+
+
+def prepare_ir(test: Path, work: Path, ir: IrOptions) -> Tuple[Path, str]:
+    """Imports the model, runs the pass pipeline and checks the ops; returns the IR file to
+    run, or an error."""
+    imported, transformed = work / "imported.mlir", work / "transformed.mlir"
+    steps = [[str(ir.kiln_compile), str(test / "model.onnx"), "--emit=mlir", "-o", str(imported)]]
+    if ir.pass_pipeline:
+        steps.append([str(ir.kiln_opt), f"--pass-pipeline={ir.pass_pipeline}", str(imported),
+                      "-o", str(transformed)])
+    else:
+        transformed = imported
+    for command in steps:
+        result = subprocess.run(command, capture_output=True, text=True, errors="replace",
+                                timeout=TIMEOUT_S)
+        if result.returncode != 0:
+            tool = Path(command[0]).name
+            return transformed, f"{tool} failed: {first_error_line(result)}"
+    mlir = transformed.read_text()
+    for op in ir.required_ops:
+        if not re.search(rf"(?<![\w.]){re.escape(op)}(?![\w.])", mlir):
+            return transformed, f"the IR that runs has no {op}"
+    feeding = ops_feeding_first_output(mlir)
+    for op in ir.forbidden_output_ops:
+        if op in feeding:
+            return transformed, f"{op} still computes the first output in the IR that runs"
+    return transformed, ""
+
+
+def run_test(test: Path, kiln_run: Path, ir: IrOptions) -> TestResult:
     """Runs every data set of one test; the first failure ends it."""
     name = test.name
     try:
@@ -223,10 +311,18 @@ def run_test(test: Path, kiln_run: Path) -> TestResult:
         return TestResult(name, False, "no test_data_set_* directory")
     deadline = time.monotonic() + TIMEOUT_S
     with tempfile.TemporaryDirectory(prefix=f"kiln-{name}-") as temp:
+        model_path = test / "model.onnx"
+        if ir.active():
+            try:
+                model_path, error = prepare_ir(test, Path(temp), ir)
+            except subprocess.TimeoutExpired:
+                error = f"timed out after {TIMEOUT_S} s"
+            if error:
+                return TestResult(name, False, error)
         for data_set in data_sets:
             work = Path(temp) / data_set.name
             work.mkdir()
-            command = [str(kiln_run), "--device=cpu", str(test / "model.onnx")]
+            command = [str(kiln_run), "--device=cpu", str(model_path)]
             try:
                 inputs = numbered_files(data_set, "input")
                 outputs = numbered_files(data_set, "output")
@@ -304,6 +400,12 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     parser.add_argument("--list-selected", action="store_true",
                         help="print the selected test names and exit")
     parser.add_argument("--verbose", "-v", action="store_true", help="print every result")
+    parser.add_argument("--pass-pipeline", default="",
+                        help="kiln-opt pass pipeline run on each imported model before it runs")
+    parser.add_argument("--require-op", action="append", default=[], metavar="OP",
+                        help="the IR that runs must contain this op (repeatable)")
+    parser.add_argument("--forbid-op-feeding-output", action="append", default=[], metavar="OP",
+                        help="this op must not compute the first graph output (repeatable)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -343,12 +445,16 @@ def main(argv: List[str]) -> int:
         return 2
 
     kiln_run = args.kiln_bin / "kiln-run"
-    if not os.access(kiln_run, os.X_OK):
-        print(f"error: {kiln_run} is not an executable", file=sys.stderr)
-        return 2
+    ir = IrOptions(args.kiln_bin / "kiln-compile", args.kiln_bin / "kiln-opt",
+                   args.pass_pipeline, args.require_op, args.forbid_op_feeding_output)
+    tools = [kiln_run] + ([ir.kiln_compile, ir.kiln_opt] if ir.active() else [])
+    for tool in tools:
+        if not os.access(tool, os.X_OK):
+            print(f"error: {tool} is not an executable", file=sys.stderr)
+            return 2
     results: List[TestResult] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_test, test, kiln_run): test for test in selected}
+        futures = {pool.submit(run_test, test, kiln_run, ir): test for test in selected}
         for future in concurrent.futures.as_completed(futures):
             try:
                 result = future.result()
@@ -372,6 +478,8 @@ def main(argv: List[str]) -> int:
     print(f"ONNX node tests in {args.node_dir}: {len(all_tests)}")
     if args.filter:
         print(f"matching --filter {args.filter.pattern!r}: {len(tests)}")
+    if args.pass_pipeline:
+        print(f"after --pass-pipeline {args.pass_pipeline!r}")
     print(f"every op supported by Kiln: {len(selected) + len(out_of_range)}")
     print(f"  not run, IR version < {MIN_IR_VERSION} or opset < {MIN_OPSET}: {len(out_of_range)}")
     print(f"  run: {len(selected)}")

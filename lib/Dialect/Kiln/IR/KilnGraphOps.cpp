@@ -485,6 +485,14 @@ OpFoldResult OnnxShapeOp::fold(FoldAdaptor) {
   return DenseIntElementsAttr::get(resultType, dims);
 }
 
+OpFoldResult OnnxSizeOp::fold(FoldAdaptor) {
+  auto dataType = getRanked(getData());
+  if (!dataType || !dataType.hasStaticShape())
+    return {};
+  return DenseIntElementsAttr::get(cast<ShapedType>(getSize().getType()),
+                                   {dataType.getNumElements()});
+}
+
 LogicalResult OnnxConstantOfShapeOp::verify() {
   if (failed(verifyRank(*this, "shape", getShape(), 1)))
     return failure();

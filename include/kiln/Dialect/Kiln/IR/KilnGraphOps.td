@@ -343,6 +343,13 @@ def Kiln_OnnxShapeOp : Kiln_GraphOp<"Shape"> {
   let hasFolder = 1;
 }
 
+def Kiln_OnnxSizeOp : Kiln_GraphOp<"Size"> {
+  let summary = "ONNX Size (the number of elements, as a rank-0 int64 tensor)";
+  let arguments = (ins Kiln_AnyTensor:$data);
+  let results = (outs 0DTensorOf<[I64]>:$size);
+  let hasFolder = 1;
+}
+
 def Kiln_OnnxConstantOfShapeOp : Kiln_GraphOp<"ConstantOfShape"> {
   let summary = "ONNX ConstantOfShape";
   let arguments = (ins Kiln_I64Tensor:$shape, OptionalAttr<ElementsAttr>:$value);
