@@ -22,6 +22,7 @@
 #include "llvm/ADT/StringMap.h"
 
 #include <functional>
+#include <unordered_map>
 
 namespace kiln::exec {
 
@@ -36,7 +37,12 @@ public:
   bool contains(mlir::Value value) const { return values.count(value); }
 
 private:
-  llvm::DenseMap<mlir::Value, Tensor> values;
+  struct ValueHash {
+    size_t operator()(mlir::Value value) const { return mlir::hash_value(value); }
+  };
+  // Node-based: kernels hold references from get() while they set() their results, and a
+  // rehash must not move the tensors under them.
+  std::unordered_map<mlir::Value, Tensor, ValueHash> values;
 };
 
 /// Computes the results of `op` from ctx.get(operand) and stores them with ctx.set(result).
