@@ -29,9 +29,13 @@ template <typename T> T geluErf(T x) {
 }
 
 /// PyTorch's approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+/// In the order PyTorch's exporters write it (`(x * 0.5) * (tanh((x + x^3 * 0.044715) * c) + 1)`),
+/// so that the raised op rounds as the graph it replaces (the other order moved one bytelm_gpt2
+/// logit by 2.5e-5).
 template <typename T> T geluTanh(T x) {
   const T sqrtTwoOverPi = static_cast<T>(0.7978845608028654);
-  return T(0.5) * x * (T(1) + std::tanh(sqrtTwoOverPi * (x + T(0.044715) * x * x * x)));
+  T cube = x * x * x;
+  return (x * T(0.5)) * (std::tanh((x + cube * T(0.044715)) * sqrtTwoOverPi) + T(1));
 }
 
 /// x * sigmoid(x): the Mul(x, Sigmoid(x)) that exporters emit, with ONNX Sigmoid's sigmoid.

@@ -782,3 +782,26 @@ func.func @silu_sigmoid_of_other_value(%x: tensor<4x16xf32>, %z: tensor<4x16xf32
   %y = kiln.onnx.Mul %x, %s : (tensor<4x16xf32>, tensor<4x16xf32>) -> tensor<4x16xf32>
   return %y : tensor<4x16xf32>
 }
+
+// -----
+
+// The TorchScript exporter writes rsqrt as Div(1, Sqrt(..)) and multiplies by it.
+
+// CHECK-LABEL: func.func @rms_norm_div_one_over_std
+// CHECK: %[[Y:.*]] = kiln.rms_norm %arg0, %arg1 eps 9.99999997E-7 : tensor<2x8xf32>, tensor<8xf32>
+// CHECK-NOT: kiln.onnx
+// CHECK: return %[[Y]]
+func.func @rms_norm_div_one_over_std(%x: tensor<2x8xf32>, %g: tensor<8xf32>) -> tensor<2x8xf32> {
+  %two = kiln.constant dense<2.0> : tensor<f32>
+  %axes = kiln.constant dense<-1> : tensor<1xi64>
+  %eps = kiln.constant dense<1.0e-06> : tensor<f32>
+  %one = kiln.constant dense<1.0> : tensor<f32>
+  %sq = kiln.onnx.Pow %x, %two : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %ms = kiln.onnx.ReduceMean %sq, %axes : (tensor<2x8xf32>, tensor<1xi64>) -> tensor<2x1xf32>
+  %v = kiln.onnx.Add %ms, %eps : (tensor<2x1xf32>, tensor<f32>) -> tensor<2x1xf32>
+  %std = kiln.onnx.Sqrt %v : (tensor<2x1xf32>) -> tensor<2x1xf32>
+  %inv = kiln.onnx.Div %one, %std : (tensor<f32>, tensor<2x1xf32>) -> tensor<2x1xf32>
+  %n = kiln.onnx.Mul %x, %inv : (tensor<2x8xf32>, tensor<2x1xf32>) -> tensor<2x8xf32>
+  %y = kiln.onnx.Mul %n, %g : (tensor<2x8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+  return %y : tensor<2x8xf32>
+}

@@ -484,17 +484,25 @@ struct DecomposedNormToKilnNorm : OpRewritePattern<OnnxSqrtOp> {
     if (std::string why = checkEpsilon(*epsilon); !why.empty())
       return remarks.fail(sqrt, what, why);
 
-    // The ops that divide by the standard deviation: Div(n, std) or Mul(n, Reciprocal(std)).
+    // The ops that divide by the standard deviation: Div(n, std), Mul(n, Reciprocal(std)) or
+    // Mul(n, Div(1, std)).
     // Other users of std (ONNX's InvStdDev output) stay.
     SmallVector<std::pair<Operation *, Value>> normalizers;
     for (Operation *user : sqrt->getUsers()) {
-      if (auto div = dyn_cast<OnnxDivOp>(user); div && div.getB() == sqrt.getOutput())
-        normalizers.push_back({div, div.getA()});
+      // 1 / std, as Reciprocal or as Div(1, std) (the TorchScript exporter's rsqrt).
+      Value inverse;
+      if (auto div = dyn_cast<OnnxDivOp>(user); div && div.getB() == sqrt.getOutput()) {
+        if (isSplatConstant(div.getA(), 1.0, 0.0))
+          inverse = div.getResult();
+        else
+          normalizers.push_back({div, div.getA()});
+      }
       if (auto reciprocal = dyn_cast<OnnxReciprocalOp>(user))
-        for (Operation *reciprocalUser : reciprocal->getUsers())
-          if (auto mul = dyn_cast<OnnxMulOp>(reciprocalUser))
-            normalizers.push_back(
-                {mul, mul.getA() == reciprocal.getOutput() ? mul.getB() : mul.getA()});
+        inverse = reciprocal.getOutput();
+      if (inverse)
+        for (Operation *inverseUser : inverse.getUsers())
+          if (auto mul = dyn_cast<OnnxMulOp>(inverseUser))
+            normalizers.push_back({mul, mul.getA() == inverse ? mul.getB() : mul.getA()});
     }
     // Without a division the Sqrt is only a statistic (what is left of a raised norm that
     // returns its InvStdDev): no near-miss.
