@@ -570,3 +570,115 @@ func.func @dynamic_mask_less(
   %o = kiln.onnx.MatMul %p, %v : (tensor<1x4x?x?xf32>, tensor<1x4x?x32xf32>) -> tensor<1x4x?x32xf32>
   return %o : tensor<1x4x?x32xf32>
 }
+
+//===----------------------------------------------------------------------===//
+// Causal masks written the other way round (they mark the hidden keys)
+//===----------------------------------------------------------------------===//
+
+// -----
+
+// CHECK-LABEL: func.func @eq_one
+// CHECK: kiln.attention {{.*}} causal :
+// CHECK-NOT: kiln.onnx.Softmax
+func.func @eq_one(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  %shape = kiln.constant dense<[4, 4]> : tensor<2xi64>
+  %ones = kiln.onnx.ConstantOfShape %shape {value = dense<1.0> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<4x4xf32>
+  %tril = kiln.onnx.Trilu %ones {upper = 0 : i64} : (tensor<4x4xf32>) -> tensor<4x4xf32>
+  %fzero = kiln.constant dense<0.0> : tensor<f32>
+  %fone = kiln.constant dense<1.0> : tensor<f32>
+  %ninf = kiln.constant dense<0xFF800000> : tensor<f32>
+  %vis = kiln.onnx.Equal %tril, %fone : (tensor<4x4xf32>, tensor<f32>) -> tensor<4x4xi1>
+  %mask = kiln.onnx.Where %vis, %fzero, %ninf : (tensor<4x4xi1>, tensor<f32>, tensor<f32>) -> tensor<4x4xf32>
+  %kt = kiln.onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x4x8xf32>) -> tensor<1x2x8x4xf32>
+  %s = kiln.onnx.MatMul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %a = kiln.onnx.Add %s, %mask : (tensor<1x2x4x4xf32>, tensor<4x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = kiln.onnx.Softmax %a {axis = -1 : i64} : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %o = kiln.onnx.MatMul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+// -----
+
+// -----
+
+// CHECK-LABEL: func.func @cast_bool
+// CHECK: kiln.attention {{.*}} causal :
+// CHECK-NOT: kiln.onnx.Softmax
+func.func @cast_bool(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  %shape = kiln.constant dense<[4, 4]> : tensor<2xi64>
+  %ones = kiln.onnx.ConstantOfShape %shape {value = dense<1> : tensor<1xi64>} : (tensor<2xi64>) -> tensor<4x4xi64>
+  %tril = kiln.onnx.Trilu %ones {upper = 0 : i64} : (tensor<4x4xi64>) -> tensor<4x4xi64>
+  %vis = kiln.onnx.Cast %tril {to = i1} : (tensor<4x4xi64>) -> tensor<4x4xi1>
+  %ninf = kiln.constant dense<0xFF800000> : tensor<f32>
+  %kt = kiln.onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x4x8xf32>) -> tensor<1x2x8x4xf32>
+  %s = kiln.onnx.MatMul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %w = kiln.onnx.Where %vis, %s, %ninf : (tensor<4x4xi1>, tensor<1x2x4x4xf32>, tensor<f32>) -> tensor<1x2x4x4xf32>
+  %p = kiln.onnx.Softmax %w {axis = -1 : i64} : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %o = kiln.onnx.MatMul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+// -----
+
+// -----
+
+// CHECK-LABEL: func.func @upper_additive
+// CHECK: kiln.attention {{.*}} causal :
+// CHECK-NOT: kiln.onnx.Softmax
+func.func @upper_additive(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  %shape = kiln.constant dense<[4, 4]> : tensor<2xi64>
+  %fill = kiln.onnx.ConstantOfShape %shape {value = dense<0xFF800000> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<4x4xf32>
+  %one = kiln.constant dense<1> : tensor<i64>
+  %mask = kiln.onnx.Trilu %fill, %one {upper = 1 : i64} : (tensor<4x4xf32>, tensor<i64>) -> tensor<4x4xf32>
+  %kt = kiln.onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x4x8xf32>) -> tensor<1x2x8x4xf32>
+  %s = kiln.onnx.MatMul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %a = kiln.onnx.Add %s, %mask : (tensor<1x2x4x4xf32>, tensor<4x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = kiln.onnx.Softmax %a {axis = -1 : i64} : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %o = kiln.onnx.MatMul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @masked_fill_greater
+// CHECK: kiln.attention {{.*}} causal :
+// CHECK-NOT: kiln.onnx.Softmax
+func.func @masked_fill_greater(
+    %q: tensor<1x4x?x32xf32> {kiln.dim_params = ["", "", "seq", ""]},
+    %k: tensor<1x4x?x32xf32> {kiln.dim_params = ["", "", "seq", ""]},
+    %v: tensor<1x4x?x32xf32> {kiln.dim_params = ["", "", "seq", ""]}) -> tensor<1x4x?x32xf32> {
+  %shape = kiln.onnx.Shape %q {end = 3 : i64, start = 2 : i64} : (tensor<1x4x?x32xf32>) -> tensor<1xi64>
+  %len = kiln.onnx.Squeeze %shape : (tensor<1xi64>) -> tensor<i64>
+  %zero = kiln.constant dense<0> : tensor<i64>
+  %one = kiln.constant dense<1> : tensor<i64>
+  %range = kiln.onnx.Range %zero, %len, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %kv_axes = kiln.constant dense<[0, 1, 2]> : tensor<3xi64>
+  %q_axes = kiln.constant dense<[0, 1, 3]> : tensor<3xi64>
+  %kv_index = kiln.onnx.Unsqueeze %range, %kv_axes : (tensor<?xi64>, tensor<3xi64>) -> tensor<1x1x1x?xi64>
+  %q_index = kiln.onnx.Unsqueeze %range, %q_axes : (tensor<?xi64>, tensor<3xi64>) -> tensor<1x1x?x1xi64>
+  %hidden = kiln.onnx.Greater %kv_index, %q_index : (tensor<1x1x1x?xi64>, tensor<1x1x?x1xi64>) -> tensor<1x1x?x?xi1>
+  %ninf = kiln.constant dense<0xFF800000> : tensor<f32>
+    %kt = kiln.onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x4x?x32xf32>) -> tensor<1x4x32x?xf32>
+  %s = kiln.onnx.MatMul %q, %kt : (tensor<1x4x?x32xf32>, tensor<1x4x32x?xf32>) -> tensor<1x4x?x?xf32>
+  %c = kiln.constant dense<0.176776695> : tensor<f32>
+  %m = kiln.onnx.Mul %s, %c : (tensor<1x4x?x?xf32>, tensor<f32>) -> tensor<1x4x?x?xf32>
+  %a = kiln.onnx.Where %hidden, %ninf, %m : (tensor<1x1x?x?xi1>, tensor<f32>, tensor<1x4x?x?xf32>) -> tensor<1x4x?x?xf32>
+  %p = kiln.onnx.Softmax %a {axis = -1 : i64} : (tensor<1x4x?x?xf32>) -> tensor<1x4x?x?xf32>
+  %o = kiln.onnx.MatMul %p, %v : (tensor<1x4x?x?xf32>, tensor<1x4x?x32xf32>) -> tensor<1x4x?x32xf32>
+  return %o : tensor<1x4x?x32xf32>
+}
+
+// -----
+
+// V in another element type than Q and K: kiln.attention has one element type.
+
+// CHECK-LABEL: func.func @mixed
+// CHECK: kiln.onnx.Softmax
+// CHECK-NOT: kiln.attention
+func.func @mixed(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf16>) -> tensor<1x2x4x8xf16> {
+  %kt = kiln.onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x4x8xf32>) -> tensor<1x2x8x4xf32>
+  %s = kiln.onnx.MatMul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  // expected-remark @below {{attention not fused: Q, K and V element types differ}}
+  %p = kiln.onnx.Softmax %s {axis = -1 : i64} : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %d = kiln.onnx.Cast %p {to = f16} : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf16>
+  %o = kiln.onnx.MatMul %d, %v : (tensor<1x2x4x4xf16>, tensor<1x2x4x8xf16>) -> tensor<1x2x4x8xf16>
+  return %o : tensor<1x2x4x8xf16>
+}

@@ -180,3 +180,31 @@ func.func @function_result_type(%x: tensor<2x?xf32>, %y: tensor<1x3xf32>) -> ten
   %a = kiln.onnx.Add %x, %y : (tensor<2x?xf32>, tensor<1x3xf32>) -> tensor<?x?xf32>
   return %a : tensor<?x?xf32>
 }
+
+// -----
+
+// A 0 in Reshape's shape copies the input's dim: unknown when the input is unranked, so the
+// result dim stays dynamic (it must not become a static 0).
+
+// CHECK-LABEL: func.func @reshape_zero_unranked
+// CHECK: kiln.onnx.Reshape {{.*}} -> tensor<?x?xf32>
+// LIMIT-LABEL: func.func @reshape_zero_unranked
+func.func @reshape_zero_unranked(%x: tensor<*xf32>) -> tensor<?x?xf32> {
+  %t = kiln.constant dense<[0, -1]> : tensor<2xi64>
+  %y = kiln.onnx.Reshape %x, %t : (tensor<*xf32>, tensor<2xi64>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+// A 0 past the input's rank (invalid ONNX) is left for the executor to report: the type is not
+// refined into one the verifier rejects.
+
+// CHECK-LABEL: func.func @reshape_zero_past_rank
+// CHECK: kiln.onnx.Reshape {{.*}} -> tensor<2x3x?xf32>
+// LIMIT-LABEL: func.func @reshape_zero_past_rank
+func.func @reshape_zero_past_rank(%x: tensor<2x3xf32>) -> tensor<?x?x?xf32> {
+  %t = kiln.constant dense<[0, 3, 0]> : tensor<3xi64>
+  %y = kiln.onnx.Reshape %x, %t : (tensor<2x3xf32>, tensor<3xi64>) -> tensor<?x?x?xf32>
+  return %y : tensor<?x?x?xf32>
+}

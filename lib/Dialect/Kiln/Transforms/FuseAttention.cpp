@@ -292,6 +292,9 @@ LogicalResult AttentionMatcher::checkHeads(AttentionMatch &match, Value query, V
     return fail("K is " + formatDims(key) + ", not [batch, kv_heads, kv_len, head_dim]");
   if (!v || v->size() != 4)
     return fail("V is " + formatDims(value) + ", not [batch, kv_heads, kv_len, v_head_dim]");
+  if (getElementTypeOrSelf(query.getType()) != getElementTypeOrSelf(key.getType()) ||
+      getElementTypeOrSelf(key.getType()) != getElementTypeOrSelf(value.getType()))
+    return fail("Q, K and V element types differ");
   if (!(*q)[1].isConstant() || !(*k)[1].isConstant() || !(*q)[3].isConstant())
     return fail("head counts and head_dim must be static (Q " + formatDims(query) + ", K " +
                 formatDims(key) + ")");
@@ -317,7 +320,7 @@ LogicalResult AttentionMatcher::addMask(Value mask, bool additive, bool negate,
                                         const DimList &scoreDims, AttentionMatch &match) {
   if (additive && masks.isZero(mask))
     return success();
-  if (!negate && masks.isCausal(mask, scoreDims, additive)) {
+  if (masks.isCausal(mask, scoreDims, additive, /*hiddenWhereTrue=*/negate)) {
     match.causal = true;
     return success();
   }
@@ -383,6 +386,9 @@ MatchResult AttentionMatcher::matchSoftmax(OnnxSoftmaxOp softmax) {
     return fail("softmax result does not feed a MatMul as its left operand");
   match.root = pv;
   match.result = pv.getResult();
+  if (auto resultType = dyn_cast<RankedTensorType>(pv.getResult().getType());
+      !resultType || resultType.getRank() != 4)
+    return fail("the P.V MatMul's result is not a ranked 4-D tensor");
 
   // Upstream: masks and scales down to MatMul(Q, K^T).
   Value scores = softmax.getInput();
@@ -487,6 +493,10 @@ MatchResult AttentionMatcher::matchSoftmax(OnnxSoftmaxOp softmax) {
         (*v)[0] != (*q)[0] || (*q)[1].offset % k[1].offset != 0)
       return fail("Q, K and V dims do not form an attention: Q " + formatDims(query) +
                   ", V " + formatDims(match.value.source));
+    if (getElementTypeOrSelf(query.getType()) !=
+            getElementTypeOrSelf(match.key.source.getType()) ||
+        getElementTypeOrSelf(query.getType()) != getElementTypeOrSelf(match.value.source.getType()))
+      return fail("Q, K and V element types differ");
     match.numHeads = (*q)[1].offset;
     match.numKvHeads = k[1].offset;
     match.headDim = (*q)[3].offset;
@@ -583,6 +593,13 @@ MatchResult AttentionMatcher::matchOnnxAttention(OnnxAttentionOp attention) {
   if (!(match.scale > 0.0) || !std::isfinite(match.scale))
     return fail("scale is not positive and finite");
   match.softcap = attention.getSoftcap().convertToDouble();
+  if (auto resultType = dyn_cast<RankedTensorType>(attention.getOutput().getType());
+      !resultType || resultType.getRank() != int64_t(q->size()))
+    return fail("the output is not ranked like Q");
+  if (match.packedHeads &&
+      (getElementTypeOrSelf(query.getType()) != getElementTypeOrSelf(key.getType()) ||
+       getElementTypeOrSelf(key.getType()) != getElementTypeOrSelf(value.getType())))
+    return fail("Q, K and V element types differ");
   match.root = attention;
   match.result = attention.getOutput();
   return match;

@@ -686,7 +686,12 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
           .Case([&](OnnxTriluOp trilu) -> IndexValue {
             // Trilu of a constant c: c where the diagonal condition holds, 0 elsewhere.
             IndexValue in = get(trilu.getInput());
-            if (rank < 2 || in.kind != Kind::Affine || !in.affine.isConstant())
+            std::optional<double> fill;
+            if (in.kind == Kind::Affine && in.affine.isConstant())
+              fill = double(in.affine.constant);
+            else if (in.kind == Kind::Select && in.whenTrue == in.whenFalse)
+              fill = in.whenTrue; // a -inf fill (triu(full(-inf), 1))
+            if (rank < 2 || !fill)
               return IndexValue::unknown();
             int64_t k = 0;
             if (Value kValue = trilu.getK()) {
@@ -704,7 +709,7 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             e.constant = sign * k;
             IndexPredicate p;
             p.conjuncts.push_back({CK::GreaterEqualZero, e});
-            return finish(select(p, double(in.affine.constant), 0.0, rank));
+            return finish(select(p, *fill, 0.0, rank));
           })
           .Default([](Operation *) { return IndexValue::unknown(); });
   return result;
@@ -720,7 +725,8 @@ bool MaskAnalysis::isZero(Value value) {
 }
 
 /// A constant mask checked element by element (fixed-shape exports fold their masks).
-static bool isCausalConstant(Value value, const DimList &dims, int64_t delta, bool additive) {
+static bool isCausalConstant(Value value, const DimList &dims, int64_t delta, bool additive,
+                             bool hiddenWhereTrue) {
   std::optional<exec::Tensor> tensor = getConstantTensor(value);
   if (!tensor || tensor->getNumElements() > kMaxConstantElements)
     return false;
@@ -730,15 +736,16 @@ static bool isCausalConstant(Value value, const DimList &dims, int64_t delta, bo
     int64_t col = i % cols, row = (i / cols) % rows;
     bool visible = col <= row + delta;
     double v = tensor->getDouble(i);
-    bool ok = additive ? (visible ? v == 0.0 : v <= kMaskedAdditiveBound)
-                       : (visible ? v != 0.0 : v == 0.0);
+    bool keep = hiddenWhereTrue ? v == 0.0 : v != 0.0;
+    bool ok = additive ? (visible ? v == 0.0 : v <= kMaskedAdditiveBound) : visible == keep;
     if (!ok)
       return false;
   }
   return true;
 }
 
-bool MaskAnalysis::isCausal(Value value, const DimList &scoreDims, bool additive) {
+bool MaskAnalysis::isCausal(Value value, const DimList &scoreDims, bool additive,
+                            bool hiddenWhereTrue) {
   const DimList *dims = dimsOf(value);
   if (!dims || dims->size() > 4 || scoreDims.size() != 4 || dims->size() < 2)
     return false;
@@ -754,13 +761,20 @@ bool MaskAnalysis::isCausal(Value value, const DimList &scoreDims, bool additive
     return false;
 
   if (value.getDefiningOp<ConstantOp>())
-    return isCausalConstant(value, *dims, delta->offset, additive);
+    return isCausalConstant(value, *dims, delta->offset, additive, hiddenWhereTrue);
 
   const IndexValue &v = describe(value);
+  // The predicate, and whether it marks the visible keys or the hidden ones.
   const IndexPredicate *predicate = nullptr;
+  bool marksHidden = hiddenWhereTrue;
   if (additive) {
-    // cond ? 0 : (very negative)
-    if (v.kind != Kind::Select || v.whenTrue != 0.0 || !(v.whenFalse <= kMaskedAdditiveBound))
+    if (v.kind != Kind::Select)
+      return false;
+    if (v.whenTrue == 0.0 && v.whenFalse <= kMaskedAdditiveBound)
+      marksHidden = false; // cond ? 0 : -inf
+    else if (v.whenTrue <= kMaskedAdditiveBound && v.whenFalse == 0.0)
+      marksHidden = true; // cond ? -inf : 0 (masked_fill, triu of -inf)
+    else
       return false;
     predicate = &v.predicate;
   } else {
@@ -770,7 +784,14 @@ bool MaskAnalysis::isCausal(Value value, const DimList &scoreDims, bool additive
   }
   if (predicate->alwaysFalse || predicate->conjuncts.size() != 1)
     return false;
-  const IndexCondition &cond = predicate->conjuncts[0];
+  IndexCondition cond = predicate->conjuncts[0];
+  if (marksHidden) {
+    // visible = not (e >= 0) = (-e - 1 >= 0); an equality has no single-condition negation.
+    if (cond.kind != IndexCondition::Kind::GreaterEqualZero)
+      return false;
+    cond.expr = scaleAffine(cond.expr, -1);
+    cond.expr.constant -= 1;
+  }
   // i_q - i_kv + delta >= 0, with i_q, i_kv the mask's last two axes.
   AffineIndex expected;
   expected.coeffs.assign(dims->size(), 0);

@@ -71,10 +71,12 @@ public:
   const IndexValue &describe(mlir::Value value);
 
   /// Whether `value`, broadcast against scores of dims `scoreDims` (rank 4: batch, heads,
-  /// q_len, kv_len), is true (bool) or 0 (number, with `-inf`/very negative elsewhere for an
-  /// additive mask) exactly where key <= query + (kv_len - q_len), and masked everywhere else.
-  /// `additive` says which form is expected.
-  bool isCausal(mlir::Value value, const DimList &scoreDims, bool additive);
+  /// q_len, kv_len), keeps exactly the keys key <= query + (kv_len - q_len) and masks the
+  /// rest. An additive mask keeps with 0 and masks with -inf (or a value at or below
+  /// kMaskedAdditiveBound), either way round; a boolean mask keeps where true, or where false
+  /// when `hiddenWhereTrue` (Where(mask, -inf, scores), masked_fill).
+  bool isCausal(mlir::Value value, const DimList &scoreDims, bool additive,
+                bool hiddenWhereTrue = false);
 
   /// Whether an additive mask adds 0 everywhere (so it can be dropped).
   bool isZero(mlir::Value value);

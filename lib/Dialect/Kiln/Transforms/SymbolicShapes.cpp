@@ -554,9 +554,9 @@ void SymbolicShapes::inferOp(Operation *op) {
         int64_t inferIndex = -1;
         Monomial known;
         for (auto [i, element] : llvm::enumerate(*target)) {
-          if (element && element->isConstant(0) && !reshape.getAllowzero() && d &&
-              i < d->size()) {
-            result.push_back((*d)[i]);
+          if (element && element->isConstant(0) && !reshape.getAllowzero()) {
+            // 0 copies the input's dim (unknown when the input's rank is, or out of range).
+            result.push_back(d && i < d->size() ? (*d)[i] : fresh());
           } else if (element && element->isConstant(-1)) {
             inferIndex = i;
             result.push_back(DimExpr::constant(-1));
@@ -577,6 +577,19 @@ void SymbolicShapes::inferOp(Operation *op) {
             inferred = total.divide(known);
           }
           result[inferIndex] = inferred ? *inferred : fresh();
+        }
+        // A reshape that cannot be (element counts known to differ) keeps its declared type;
+        // the executor reports it at run time.
+        if (d) {
+          Monomial in, out;
+          for (const DimExpr &dim : *d)
+            in.multiply(dim);
+          for (const DimExpr &dim : result)
+            out.multiply(dim);
+          if (in.valid && out.valid && (in.coeff != out.coeff || in.powers != out.powers) &&
+              llvm::all_of(*d, [](const DimExpr &dim) { return dim.isConstant(); }) &&
+              llvm::all_of(result, [](const DimExpr &dim) { return dim.isConstant(); }))
+            return declared(reshape.getResult());
         }
         setDims(reshape.getResult(), result);
         if (const ShapeValue *value = valueOf(reshape.getData());
