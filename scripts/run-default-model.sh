@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job on the bundled default model (models/bytelm_llama.onnx, a trained byte-level
-# Llama): installs what is missing, builds Kiln, imports the model into kiln IR (bytecode) and
-# prints its kiln-report, runs that IR on the CPU reference executor on a prompt from
-# models/eval_text.bin (the most likely next bytes and a short greedy continuation), and checks
-# the executor against ONNX Runtime's reference logits.
+# Llama): installs what is missing, builds Kiln, imports the model into kiln IR (bytecode), runs
+# the graph-level pipeline (simplify, raise, fuse-attention) and prints the kiln-report of both,
+# runs the fused IR on the CPU reference executor on a prompt from models/eval_text.bin (the most
+# likely next bytes and a short greedy continuation), and checks it against ONNX Runtime's
+# reference logits.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${KILN_BUILD_DIR:-$root/build}"
@@ -18,13 +19,19 @@ mkdir -p "$build/models"
 "$build/bin/kiln-compile" "$model" --emit=mlirbc -o "$imported"
 "$build/bin/kiln-opt" --kiln-report -o /dev/null "$imported"
 
-echo "== run on the CPU executor: next bytes after a prompt =="
+fused="$build/models/bytelm_llama.kiln.mlirbc"
+echo "== fuse: kiln-graph-to-transformer -> $fused =="
+"$build/bin/kiln-opt" "$imported" --pass-pipeline='builtin.module(kiln-graph-to-transformer)' \
+  --emit-bytecode -o "$fused"
+"$build/bin/kiln-opt" --kiln-report -o /dev/null "$fused"
+
+echo "== run the fused IR on the CPU executor: next bytes after a prompt =="
 /usr/bin/python3 "$root/python/scripts/kiln-next-bytes.py" --kiln-run "$build/bin/kiln-run" \
-  --model "$imported" --prompt-file "$root/models/eval_text.bin" --prompt-offset 5000 \
+  --model "$fused" --prompt-file "$root/models/eval_text.bin" --prompt-offset 5000 \
   --prompt-length 120 --top-k 5 --generate 24
 
 # atol 3e-5: ONNX Runtime's own float32 rounding error on these logits (test/Models/bytelm_llama.test).
-echo "== check against ONNX Runtime (seq 64) =="
-"$build/bin/kiln-run" --device=cpu "$model" \
+echo "== check the fused IR against ONNX Runtime (seq 64) =="
+"$build/bin/kiln-run" --device=cpu "$fused" \
   --inputs-from "$root/models/bytelm_llama.seq64.ref.npz" \
   --expect "$root/models/bytelm_llama.seq64.ref.npz" --rtol 1e-4 --atol 3e-5
