@@ -55,6 +55,15 @@ std::optional<double> kiln::getSplatConstant(Value value) {
   return first;
 }
 
+std::optional<double> kiln::getScalarConstant(Value value) {
+  while (isa_and_present<OnnxCastOp, OnnxIdentityOp>(value.getDefiningOp()))
+    value = value.getDefiningOp()->getOperand(0);
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type || !type.hasStaticShape() || type.getNumElements() != 1)
+    return std::nullopt;
+  return getSplatConstant(value);
+}
+
 bool kiln::isSplatConstant(Value value, double expected, double relTol) {
   std::optional<double> actual = getSplatConstant(value);
   if (!actual)

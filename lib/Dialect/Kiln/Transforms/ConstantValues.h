@@ -26,6 +26,10 @@ std::optional<exec::Tensor> getConstantTensor(mlir::Value value);
 /// equal (a splat of any shape, including rank 0).
 std::optional<double> getSplatConstant(mlir::Value value);
 
+/// The value of a one-element constant (a scale, an epsilon), also under a Cast or Identity the
+/// greedy driver has not folded yet.
+std::optional<double> getScalarConstant(mlir::Value value);
+
 /// Whether `value` is a constant whose elements all equal `expected` within `relTol`
 /// (relative to |expected|, or absolute when expected is 0).
 bool isSplatConstant(mlir::Value value, double expected, double relTol = 1e-6);

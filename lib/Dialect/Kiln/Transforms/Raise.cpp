@@ -22,6 +22,16 @@ namespace kiln {
 using namespace mlir;
 using namespace kiln;
 
+LogicalResult kiln::failNearMiss(Operation *op, const RaiseOptions &options, StringRef what,
+                                const Twine &why) {
+  if (options.remarks) {
+    std::string message = (what + " not raised: " + why).str();
+    if (options.emittedRemarks->insert({op, message}).second)
+      op->emitRemark(message);
+  }
+  return failure();
+}
+
 namespace {
 struct KilnRaisePass : public kiln::impl::KilnRaisePassBase<KilnRaisePass> {
   using Base::Base;

@@ -29,25 +29,6 @@ using namespace kiln;
 
 namespace {
 
-/// Emits the remark of a near-miss once per op and message: the greedy driver visits an op
-/// again after any change in the function, and a repeated remark would only be noise.
-class NearMissRemarks {
-public:
-  explicit NearMissRemarks(const RaiseOptions &options) : enabled(options.remarks) {}
-
-  LogicalResult fail(Operation *op, StringRef what, const Twine &why) const {
-    if (enabled) {
-      std::string message = (what + " not raised: " + why).str();
-      if (emitted.insert({op, message}).second)
-        op->emitRemark(message);
-    }
-    return failure();
-  }
-
-private:
-  bool enabled;
-  mutable std::set<std::pair<Operation *, std::string>> emitted;
-};
 
 constexpr double kConstantTolerance = 1e-4;
 constexpr double kSqrt2 = 1.4142135623730951;
@@ -67,16 +48,6 @@ static std::string formatNumber(double value) {
   return text;
 }
 
-/// The value of a one-element float constant, also under a Cast or Identity that the greedy
-/// driver has not folded yet.
-static std::optional<double> getScalarConstant(Value value) {
-  while (isa_and_present<OnnxCastOp, OnnxIdentityOp>(value.getDefiningOp()))
-    value = value.getDefiningOp()->getOperand(0);
-  auto type = dyn_cast<RankedTensorType>(value.getType());
-  if (!type || !type.hasStaticShape() || type.getNumElements() != 1)
-    return std::nullopt;
-  return getSplatConstant(value);
-}
 
 static bool isNear(double actual, double expected) {
   return std::fabs(actual - expected) <= kConstantTolerance * std::fabs(expected);

@@ -23,28 +23,13 @@ using namespace kiln;
 
 namespace {
 
-/// Fails the match; with remarks on, says at `op` why a linear-looking op was left alone.
+/// Fails the match; with remarks on, says (once) at `op` why a linear-looking op was left alone.
 LogicalResult nearMiss(PatternRewriter &rewriter, Operation *op, const RaiseOptions &options,
                        const Twine &reason) {
-  if (options.remarks)
-    op->emitRemark() << "linear not raised: " << reason;
+  (void)failNearMiss(op, options, "linear", reason);
   return rewriter.notifyMatchFailure(op, reason);
 }
 
-/// The type of `value` when it is a ranked tensor of floats (what kiln.linear accepts).
-RankedTensorType getRankedFloatType(Value value) {
-  auto type = dyn_cast<RankedTensorType>(value.getType());
-  if (!type || !isa<FloatType>(type.getElementType()))
-    return {};
-  return type;
-}
-
-/// `type` with its last dim replaced by `lastDim`.
-RankedTensorType withLastDim(RankedTensorType type, int64_t lastDim) {
-  SmallVector<int64_t> shape = llvm::to_vector(type.getShape());
-  shape.back() = lastDim;
-  return type.clone(shape);
-}
 
 /// A kiln.linear like `linear` with other operands; the caller replaces the op it roots at.
 LinearOp createLinear(PatternRewriter &rewriter, Location loc, Type resultType, LinearOp linear,

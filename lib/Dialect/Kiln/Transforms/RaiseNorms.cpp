@@ -38,25 +38,6 @@ using namespace kiln;
 
 namespace {
 
-/// Emits the remark of a near-miss once per op and message: the greedy driver visits an op
-/// again after any change in the function, and a repeated remark would only be noise.
-class NearMissRemarks {
-public:
-  explicit NearMissRemarks(const RaiseOptions &options) : enabled(options.remarks) {}
-
-  LogicalResult fail(Operation *op, StringRef what, const Twine &why) const {
-    if (enabled) {
-      std::string message = (what + " not raised: " + why).str();
-      if (emitted.insert({op, message}).second)
-        op->emitRemark(message);
-    }
-    return failure();
-  }
-
-private:
-  bool enabled;
-  mutable std::set<std::pair<Operation *, std::string>> emitted;
-};
 
 constexpr StringLiteral kLayerNorm = "LayerNorm";
 constexpr StringLiteral kRMSNorm = "RMSNorm";
@@ -89,10 +70,6 @@ static std::string formatNumber(double value) {
   return text;
 }
 
-static RankedTensorType getRankedFloatType(Value value) {
-  auto type = dyn_cast<RankedTensorType>(value.getType());
-  return type && isa<FloatType>(type.getElementType()) ? type : RankedTensorType();
-}
 
 /// Why `reduce` is not a mean over the last axis of its input that keeps the reduced dim, or
 /// the empty string when it is.
@@ -130,16 +107,6 @@ static std::string checkLastAxisMean(OnnxReduceMeanOp reduce) {
   return "";
 }
 
-/// The value of a one-element float constant (an epsilon), also under a Cast or Identity that
-/// the greedy driver has not folded yet.
-static std::optional<double> getScalarConstant(Value value) {
-  while (isa_and_present<OnnxCastOp, OnnxIdentityOp>(value.getDefiningOp()))
-    value = value.getDefiningOp()->getOperand(0);
-  auto type = dyn_cast<RankedTensorType>(value.getType());
-  if (!type || !type.hasStaticShape() || type.getNumElements() != 1)
-    return std::nullopt;
-  return getSplatConstant(value);
-}
 
 /// Whether `type` is a norm parameter of `features` elements along the last dim: `[D]`, or
 /// `[1, ..., 1, D]` of at most `maxRank` dims (more would broadcast the result to a higher rank).

@@ -10,7 +10,12 @@
 #define KILN_LIB_DIALECT_KILN_TRANSFORMS_RAISEPATTERNS_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/PatternMatch.h"
+
+#include <memory>
+#include <set>
+#include <string>
 
 namespace kiln {
 
@@ -18,7 +23,44 @@ namespace kiln {
 struct RaiseOptions {
   /// Emit a remark at a near-miss naming the failed check.
   bool remarks = false;
+  /// The near-miss remarks emitted so far (op, message), shared by every pattern: the greedy
+  /// driver visits an op again after any change in the function, and a repeated remark would
+  /// only be noise.
+  std::shared_ptr<std::set<std::pair<mlir::Operation *, std::string>>> emittedRemarks =
+      std::make_shared<std::set<std::pair<mlir::Operation *, std::string>>>();
 };
+
+/// Fails a match; with remarks on, emits "<what> not raised: <why>" at `op`, once.
+mlir::LogicalResult failNearMiss(mlir::Operation *op, const RaiseOptions &options,
+                                 llvm::StringRef what, const llvm::Twine &why);
+
+/// The near-miss reporter of one pattern family ("RMSNorm", "linear", ...).
+class NearMissRemarks {
+public:
+  explicit NearMissRemarks(const RaiseOptions &options) : options(options) {}
+  mlir::LogicalResult fail(mlir::Operation *op, llvm::StringRef what,
+                           const llvm::Twine &why) const {
+    return failNearMiss(op, options, what, why);
+  }
+
+private:
+  RaiseOptions options;
+};
+
+/// The type of `value` when it is a ranked tensor of floats (what the transformer ops take).
+inline mlir::RankedTensorType getRankedFloatType(mlir::Value value) {
+  auto type = llvm::dyn_cast<mlir::RankedTensorType>(value.getType());
+  if (!type || !llvm::isa<mlir::FloatType>(type.getElementType()))
+    return {};
+  return type;
+}
+
+/// `type` with its last dim replaced by `lastDim`.
+inline mlir::RankedTensorType withLastDim(mlir::RankedTensorType type, int64_t lastDim) {
+  llvm::SmallVector<int64_t> shape = llvm::to_vector(type.getShape());
+  shape.back() = lastDim;
+  return type.clone(shape);
+}
 
 /// kiln.layer_norm and kiln.rms_norm from the ONNX ops and their decomposed forms.
 void populateRaiseNormPatterns(mlir::RewritePatternSet &patterns, const RaiseOptions &options);

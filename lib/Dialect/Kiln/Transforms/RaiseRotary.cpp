@@ -20,27 +20,13 @@ using namespace kiln;
 
 namespace {
 
-/// Fails the match; with remarks on, says at `op` why a rotary-looking subgraph was left alone.
+/// Fails the match; with remarks on, says (once) at `op` why a rotary-looking op was left alone.
 LogicalResult nearMiss(PatternRewriter &rewriter, Operation *op, const RaiseOptions &options,
                        const Twine &reason) {
-  if (options.remarks)
-    op->emitRemark() << "rotary not raised: " << reason;
+  (void)failNearMiss(op, options, "rotary", reason);
   return rewriter.notifyMatchFailure(op, reason);
 }
 
-RankedTensorType getRankedFloatType(Value value) {
-  auto type = dyn_cast<RankedTensorType>(value.getType());
-  if (!type || !isa<FloatType>(type.getElementType()))
-    return {};
-  return type;
-}
-
-/// `type` with its last dim replaced by `lastDim`.
-RankedTensorType withLastDim(RankedTensorType type, int64_t lastDim) {
-  SmallVector<int64_t> shape = llvm::to_vector(type.getShape());
-  shape.back() = lastDim;
-  return type.clone(shape);
-}
 
 /// Whether `axis` (ONNX, possibly negative) is the last axis of a rank-`rank` tensor.
 bool isLastAxis(int64_t axis, int64_t rank) { return axis == rank - 1 || axis == -1; }
