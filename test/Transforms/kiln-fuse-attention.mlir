@@ -682,3 +682,33 @@ func.func @mixed(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x
   %o = kiln.onnx.MatMul %d, %v : (tensor<1x2x4x4xf16>, tensor<1x2x4x8xf16>) -> tensor<1x2x4x8xf16>
   return %o : tensor<1x2x4x8xf16>
 }
+
+// -----
+
+// Concat of a Range with itself is not one progression ([0, 1, 2, 0, 1, 2]): the mask built
+// from it is not causal and must not be called so.
+
+// CHECK-LABEL: func.func @dup_concat
+// CHECK: kiln.attention {{.*}} mask({{.*}}) heads 1 kv_heads 1 head_dim 8 scale 1.000000e+00 :
+// CHECK-NOT: causal
+func.func @dup_concat(%q: tensor<1x1x6x8xf32>, %k: tensor<1x1x6x8xf32>, %v: tensor<1x1x6x8xf32>) -> tensor<1x1x6x8xf32> {
+  %zero = kiln.constant dense<0> : tensor<i64>
+  %three = kiln.constant dense<3> : tensor<i64>
+  %one = kiln.constant dense<1> : tensor<i64>
+  %r = kiln.onnx.Range %zero, %three, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<3xi64>
+  %range = kiln.onnx.Concat %r, %r {axis = 0 : i64} : (tensor<3xi64>, tensor<3xi64>) -> tensor<6xi64>
+  %kv_axes = kiln.constant dense<[0, 1, 2]> : tensor<3xi64>
+  %q_axes = kiln.constant dense<[0, 1, 3]> : tensor<3xi64>
+  %kv_index = kiln.onnx.Unsqueeze %range, %kv_axes : (tensor<6xi64>, tensor<3xi64>) -> tensor<1x1x1x6xi64>
+  %q_index = kiln.onnx.Unsqueeze %range, %q_axes : (tensor<6xi64>, tensor<3xi64>) -> tensor<1x1x6x1xi64>
+  %visible = kiln.onnx.LessOrEqual %kv_index, %q_index : (tensor<1x1x1x6xi64>, tensor<1x1x6x1xi64>) -> tensor<1x1x6x6xi1>
+  %fzero = kiln.constant dense<0.0> : tensor<f32>
+  %ninf = kiln.constant dense<0xFF800000> : tensor<f32>
+  %mask = kiln.onnx.Where %visible, %fzero, %ninf : (tensor<1x1x6x6xi1>, tensor<f32>, tensor<f32>) -> tensor<1x1x6x6xf32>
+  %kt = kiln.onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x1x6x8xf32>) -> tensor<1x1x8x6xf32>
+  %s = kiln.onnx.MatMul %q, %kt : (tensor<1x1x6x8xf32>, tensor<1x1x8x6xf32>) -> tensor<1x1x6x6xf32>
+  %a = kiln.onnx.Add %s, %mask : (tensor<1x1x6x6xf32>, tensor<1x1x6x6xf32>) -> tensor<1x1x6x6xf32>
+  %p = kiln.onnx.Softmax %a {axis = -1 : i64} : (tensor<1x1x6x6xf32>) -> tensor<1x1x6x6xf32>
+  %o = kiln.onnx.MatMul %p, %v : (tensor<1x1x6x6xf32>, tensor<1x1x6x8xf32>) -> tensor<1x1x6x8xf32>
+  return %o : tensor<1x1x6x8xf32>
+}

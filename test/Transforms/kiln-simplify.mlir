@@ -208,3 +208,54 @@ func.func @reshape_zero_past_rank(%x: tensor<2x3xf32>) -> tensor<?x?x?xf32> {
   %y = kiln.onnx.Reshape %x, %t : (tensor<2x3xf32>, tensor<3xi64>) -> tensor<?x?x?xf32>
   return %y : tensor<?x?x?xf32>
 }
+
+// -----
+
+// An unnamed dynamic dim is not the dim named "s0" (torch's name for its first symbol).
+
+// CHECK-LABEL: func.func @unnamed_dim_is_not_s0
+// CHECK: kiln.onnx.Sub
+// CHECK-NOT: dense<0>
+// LIMIT-LABEL: func.func @unnamed_dim_is_not_s0
+func.func @unnamed_dim_is_not_s0(%x: tensor<?xf32>, %y: tensor<?xf32> {kiln.dim_params = ["s0"]}) -> tensor<1xi64> {
+  %sx = kiln.onnx.Shape %x : (tensor<?xf32>) -> tensor<1xi64>
+  %sy = kiln.onnx.Shape %y : (tensor<?xf32>) -> tensor<1xi64>
+  %d = kiln.onnx.Sub %sx, %sy : (tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  return %d : tensor<1xi64>
+}
+
+// -----
+
+// Shape elements are tracked in vectors only: after Unsqueeze to [3, 1] and a Concat along
+// axis 1 the element order is interleaved, so nothing about %g is known and nothing folds.
+
+// CHECK-LABEL: func.func @concat_axis1_not_tracked
+// CHECK: %[[G:.*]] = kiln.onnx.Gather
+// CHECK: return %[[G]]
+// LIMIT-LABEL: func.func @concat_axis1_not_tracked
+func.func @concat_axis1_not_tracked(%x: tensor<?x3x4xf32>) -> tensor<1xi64> {
+  %s = kiln.onnx.Shape %x : (tensor<?x3x4xf32>) -> tensor<3xi64>
+  %a1 = kiln.constant dense<1> : tensor<1xi64>
+  %u = kiln.onnx.Unsqueeze %s, %a1 : (tensor<3xi64>, tensor<1xi64>) -> tensor<3x1xi64>
+  %c = kiln.onnx.Concat %u, %u {axis = 1 : i64} : (tensor<3x1xi64>, tensor<3x1xi64>) -> tensor<3x2xi64>
+  %six = kiln.constant dense<6> : tensor<1xi64>
+  %r = kiln.onnx.Reshape %c, %six : (tensor<3x2xi64>, tensor<1xi64>) -> tensor<6xi64>
+  %i = kiln.constant dense<2> : tensor<1xi64>
+  %g = kiln.onnx.Gather %r, %i : (tensor<6xi64>, tensor<1xi64>) -> tensor<1xi64>
+  return %g : tensor<1xi64>
+}
+
+// -----
+
+// An axis out of range hides behind an unranked operand; refining the operand's type would make
+// the op fail verification, so that type stays unranked (the executor reports the axis).
+
+// CHECK-LABEL: func.func @bad_axis_keeps_unranked
+// CHECK: kiln.onnx.Gather {{.*}} {axis = 7 : i64} : (tensor<*xf32>, tensor<i64>)
+// LIMIT-LABEL: func.func @bad_axis_keeps_unranked
+func.func @bad_axis_keeps_unranked(%x: tensor<6xf32>, %i: tensor<i64>) -> tensor<*xf32> {
+  %shape = kiln.constant dense<[3, 2]> : tensor<2xi64>
+  %r = kiln.onnx.Reshape %x, %shape : (tensor<6xf32>, tensor<2xi64>) -> tensor<*xf32>
+  %g = kiln.onnx.Gather %r, %i {axis = 7 : i64} : (tensor<*xf32>, tensor<i64>) -> tensor<*xf32>
+  return %g : tensor<*xf32>
+}

@@ -56,8 +56,14 @@ std::optional<double> kiln::getSplatConstant(Value value) {
 }
 
 std::optional<double> kiln::getScalarConstant(Value value) {
-  while (isa_and_present<OnnxCastOp, OnnxIdentityOp>(value.getDefiningOp()))
-    value = value.getDefiningOp()->getOperand(0);
+  // Only casts between float types: a float -> int -> float round trip changes the value.
+  while (Operation *op = value.getDefiningOp()) {
+    if (!isa<OnnxCastOp, OnnxIdentityOp>(op) ||
+        (isa<OnnxCastOp>(op) && (!isa<FloatType>(getElementTypeOrSelf(op->getOperand(0))) ||
+                                 !isa<FloatType>(getElementTypeOrSelf(op->getResult(0))))))
+      break;
+    value = op->getOperand(0);
+  }
   auto type = dyn_cast<RankedTensorType>(value.getType());
   if (!type || !type.hasStaticShape() || type.getNumElements() != 1)
     return std::nullopt;

@@ -18,6 +18,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
@@ -285,6 +286,9 @@ Value AttentionMatcher::peelRepeatKv(Value v) {
 
 LogicalResult AttentionMatcher::checkHeads(AttentionMatch &match, Value query, Value key,
                                            Value value) {
+  for (Value operand : {query, key, value})
+    if (!isa<RankedTensorType>(operand.getType()))
+      return fail("Q, K or V has an unranked type (run kiln-simplify first)");
   const DimList *q = dims(query), *k = dims(key), *v = dims(value);
   if (!q || q->size() != 4)
     return fail("Q is " + formatDims(query) + ", not [batch, heads, q_len, head_dim]");
@@ -397,6 +401,9 @@ MatchResult AttentionMatcher::matchSoftmax(OnnxSoftmaxOp softmax) {
   struct PendingMask {
     Value value;
     bool additive, negate, scaled;
+    /// A Where's fill: a finite one (the lowest float) masks like -inf only where some key of
+    /// the row is kept, so such a mask must prove causal to be fused.
+    bool finiteFill = false;
   };
   SmallVector<PendingMask> pending;
   double scale = 1.0;
@@ -439,10 +446,10 @@ MatchResult AttentionMatcher::matchSoftmax(OnnxSoftmaxOp softmax) {
       std::optional<double> x = getSplatConstant(where.getX());
       std::optional<double> y = getSplatConstant(where.getY());
       if (y && *y <= kMaskedAdditiveBound) {
-        pending.push_back({where.getCondition(), false, false, scaleSeen});
+        pending.push_back({where.getCondition(), false, false, scaleSeen, std::isfinite(*y)});
         scores = where.getX();
       } else if (x && *x <= kMaskedAdditiveBound) {
-        pending.push_back({where.getCondition(), false, true, scaleSeen});
+        pending.push_back({where.getCondition(), false, true, scaleSeen, std::isfinite(*x)});
         scores = where.getY();
       } else {
         return fail("Where on the scores does not fill with -inf or the lowest float");
@@ -480,6 +487,9 @@ MatchResult AttentionMatcher::matchSoftmax(OnnxSoftmaxOp softmax) {
     match.key.source = peelRepeatKv(match.key.source);
   match.value.source = peelRepeatKv(match.value.source);
   if (!match.key.perm.empty()) {
+    for (Value operand : {query, match.key.source, match.value.source})
+      if (!isa<RankedTensorType>(operand.getType()))
+        return fail("Q, K or V has an unranked type (run kiln-simplify first)");
     // The transposed source's dims, for the head checks.
     const DimList *src = dims(match.key.source);
     DimList k;
@@ -513,9 +523,14 @@ MatchResult AttentionMatcher::matchSoftmax(OnnxSoftmaxOp softmax) {
   for (const PendingMask &mask : pending) {
     if (failed(addMask(mask.value, mask.additive, mask.negate, *scoreDims, match)))
       return mlir::failure();
+    bool kept = match.mask && match.mask->value == mask.value;
     // A kept additive mask inside a scale would be scaled too; kiln.attention adds it after.
-    if (match.mask && match.mask->value == mask.value && mask.scaled && mask.additive)
+    if (kept && mask.scaled && mask.additive)
       return fail("an additive mask is applied before the scale");
+    // kiln.attention reads a boolean mask as -inf: a fully masked row would give 0 where the
+    // graph's finite fill gives the mean of V.
+    if (kept && mask.finiteFill)
+      return fail("a Where mask that is not causal fills with a finite value, not -inf");
   }
   if (!(scale > 0.0) || !std::isfinite(scale))
     return fail("scale is not positive and finite");
@@ -536,6 +551,9 @@ MatchResult AttentionMatcher::matchOnnxAttention(OnnxAttentionOp attention) {
   Value query = attention.getQ(), key = attention.getK(), value = attention.getV();
   if (q->size() == 3) {
     // [b, s, h * d]: split heads at rewrite time.
+    for (Value operand : {query, key, value})
+      if (!isa<RankedTensorType>(operand.getType()))
+        return fail("Q, K or V has an unranked type (run kiln-simplify first)");
     std::optional<int64_t> qHeads, kvHeads;
     if (attention.getQNumHeads())
       qHeads = int64_t(*attention.getQNumHeads());
@@ -704,7 +722,7 @@ void eraseDeadOps(func::FuncOp function) {
     erased = false;
     SmallVector<Operation *> dead;
     function.walk([&](Operation *op) {
-      if (op->use_empty() && isPure(op) && op->getNumResults() > 0)
+      if (op->getNumRegions() == 0 && isOpTriviallyDead(op))
         dead.push_back(op);
     });
     for (Operation *op : llvm::reverse(dead)) {

@@ -318,7 +318,10 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             std::optional<double> delta = getSplatConstant(range.getDelta());
             std::optional<int64_t> s = start ? asInteger(*start) : std::nullopt;
             std::optional<int64_t> d = delta ? asInteger(*delta) : std::nullopt;
-            if (!s || !d || rank != 1)
+            Type element = getElementTypeOrSelf(range.getResult().getType());
+            if (!s || !d || rank != 1 ||
+                !(element.isInteger(32) || element.isInteger(64) || element.isF32() ||
+                  element.isF64()))
               return IndexValue::unknown();
             AffineIndex expr;
             expr.constant = *s;
@@ -343,8 +346,12 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
                 return boolean(in.predicate);
               return IndexValue::unknown();
             }
-            // number -> number: integer-valued descriptions stay exact (float to int
-            // truncates, so only integers and selects of integers pass).
+            // number -> number: an index expression stays exact only in types that hold every
+            // index (i32/i64, f32 up to 2^24, f64); f16, bf16 and narrow integers round or wrap.
+            if (in.kind == Kind::Affine && !in.affine.isConstant() &&
+                !(to.isInteger(32) || to.isInteger(64) || to.isF32() || to.isF64()))
+              return IndexValue::unknown();
+            // Float to int truncates, so only integers and selects of integers pass.
             if (in.kind == Kind::Select &&
                 (!asInteger(in.whenTrue) || !asInteger(in.whenFalse)) && isa<IntegerType>(to))
               return IndexValue::unknown();
@@ -356,8 +363,14 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             if (!in || !axes)
               return IndexValue::unknown();
             SmallVector<bool> inserted(rank, false);
-            for (int64_t axis : *axes)
-              inserted[axis < 0 ? axis + rank : axis] = true;
+            for (int64_t axis : *axes) {
+              axis = axis < 0 ? axis + int64_t(rank) : axis;
+              if (axis < 0 || axis >= int64_t(rank) || inserted[axis])
+                return IndexValue::unknown();
+              inserted[axis] = true;
+            }
+            if (in->size() + axes->size() != rank)
+              return IndexValue::unknown();
             SmallVector<int64_t> map;
             for (size_t i = 0; i < rank; ++i)
               if (!inserted[i])
@@ -373,8 +386,11 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             SmallVector<int64_t> map(in->size(), -1);
             size_t next = 0;
             std::optional<SmallVector<int64_t>> axes;
-            if (Value axesValue = squeeze.getAxes())
+            if (Value axesValue = squeeze.getAxes()) {
               axes = getConstantInts(axesValue);
+              if (!axes) // which dims go is decided at run time
+                return IndexValue::unknown();
+            }
             for (size_t i = 0; i < in->size(); ++i) {
               bool removed = axes ? llvm::is_contained(*axes, int64_t(i)) ||
                                         llvm::is_contained(*axes, int64_t(i) - int64_t(in->size()))
@@ -415,7 +431,12 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             SmallVector<int64_t> perm = transpose.getPermutation();
             if (perm.size() != rank)
               return IndexValue::unknown();
-            SmallVector<int64_t> inverse(rank);
+            SmallVector<int64_t> inverse(rank, -1);
+            for (int64_t p : perm)
+              if (p < 0 || p >= int64_t(rank) || inverse[p] != -1)
+                return IndexValue::unknown();
+              else
+                inverse[p] = 0;
             for (auto [i, p] : llvm::enumerate(perm))
               inverse[p] = i;
             return finish(remap(get(transpose.getData()), rank,
@@ -445,8 +466,12 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             }
             IndexValue v = get(slice.getData());
             auto shift = [&](AffineIndex &expr) {
+              if (axes.size() != starts->size() || steps.size() != starts->size())
+                return false;
               for (size_t i = 0; i < axes.size(); ++i) {
-                int64_t axis = axes[i] < 0 ? axes[i] + rank : axes[i];
+                int64_t axis = axes[i] < 0 ? axes[i] + int64_t(rank) : axes[i];
+                if (axis < 0 || axis >= int64_t(rank))
+                  return false;
                 int64_t start = (*starts)[i];
                 if (start < 0 || steps[i] <= 0)
                   return false; // negative starts depend on the (possibly symbolic) dim
@@ -471,17 +496,20 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             // Affine pieces that continue one another along the axis.
             int64_t axis = int64_t(concat.getAxis());
             axis = axis < 0 ? axis + int64_t(rank) : axis;
+            if (axis < 0 || axis >= int64_t(rank))
+              return IndexValue::unknown();
             std::optional<AffineIndex> combined;
             int64_t offset = 0;
             std::vector<std::pair<int64_t, IndexValue>> pieces;
-            for (Value input : concat.getInputs()) {
+            size_t numInputs = concat.getInputs().size();
+            for (auto [position, input] : llvm::enumerate(concat.getInputs())) {
               const DimList *d = dimsOf(input);
               IndexValue v = get(input);
               if (!d || d->size() != rank || v.kind != Kind::Affine)
                 return IndexValue::unknown();
               pieces.push_back({offset, v});
               const DimExpr &length = (*d)[axis];
-              if (input != concat.getInputs().back()) {
+              if (position + 1 < numInputs) { // the last piece's length is not needed
                 if (!length.isConstant())
                   return IndexValue::unknown();
                 offset += length.offset;

@@ -89,9 +89,8 @@ private:
   llvm::DenseMap<mlir::Value, IndexValue> cache;
 };
 
-/// The most negative finite float32; exporters mask with it or with -inf. Additive masks count
-/// as masking only at or below this bound divided by 2 (so that adding a score cannot bring
-/// them back into range).
+/// Additive mask values at or below this count as masking (exporters use -inf or the lowest
+/// float32, -3.4e38): adding any finite score leaves them far below every kept score.
 constexpr double kMaskedAdditiveBound = -1.0e38;
 
 } // namespace kiln

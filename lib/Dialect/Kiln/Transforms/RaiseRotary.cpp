@@ -260,7 +260,8 @@ Value cloneOnHalf(PatternRewriter &rewriter, Operation *anchor, unsigned index, 
 /// [S, R], [1, S, R] or [B|1, 1, S, R]). Fails with a reason when the entries cannot be proved
 /// to come in equal pairs.
 FailureOr<Value> getPairTable(PatternRewriter &rewriter, Value table, RankedTensorType xType,
-                              int64_t rotaryDim, RotaryStyle style, std::string &reason) {
+                              int64_t rotaryDim, RotaryStyle style, std::string &reason,
+                              bool build) {
   auto type = getRankedFloatType(table);
   if (!type || type.getRank() < 2 || type.getRank() > 4 || type.getShape().back() != rotaryDim ||
       type.getElementType() != xType.getElementType()) {
@@ -270,9 +271,9 @@ FailureOr<Value> getPairTable(PatternRewriter &rewriter, Value table, RankedTens
   // Align the table's dims with x's [B, H, S, R], as the Mul broadcasts them.
   SmallVector<int64_t> dims(4 - type.getRank(), 1);
   llvm::append_range(dims, type.getShape());
-  auto compatible = [](int64_t a, int64_t b) {
-    return a == b || ShapedType::isDynamic(a) || ShapedType::isDynamic(b);
-  };
+  // Equal dims, or both dynamic (both are the sequence length in the exports seen; a static
+  // table against a dynamic x, or the reverse, would broadcast one row over all positions).
+  auto compatible = [](int64_t a, int64_t b) { return a == b; };
   if (dims[1] != 1 || !compatible(dims[2], xType.getShape()[2]) ||
       (dims[0] != 1 && !compatible(dims[0], xType.getShape()[0]))) {
     reason = "cos/sin does not broadcast as [batch or 1, 1, seq, rotary_dim]";
@@ -297,6 +298,8 @@ FailureOr<Value> getPairTable(PatternRewriter &rewriter, Value table, RankedTens
                                           : "the cos/sin constant does not repeat each angle twice";
       return failure();
     }
+    if (!build)
+      return Value();
     exec::Tensor pairs =
         sliceLastDim(*tensor, 0, half, style == RotaryStyle::half ? 1 : 2).reshaped(pairShape);
     // Q and K share the table: reuse the pair table a sibling's rewrite put after it.
@@ -368,6 +371,8 @@ FailureOr<Value> getPairTable(PatternRewriter &rewriter, Value table, RankedTens
                  : "cos/sin is neither a constant nor computed from an interleaved stack(f, f)";
     return failure();
   }
+  if (!build)
+    return Value();
   // Rebuild the chain on f: each op gives one copy of what it gave on the duplicated table.
   Value pairs = pairSource;
   for (auto [op, index] : llvm::reverse(chain))
@@ -415,15 +420,21 @@ struct RaiseRotateForm : OpRewritePattern<OnnxAddOp> {
         if (x.getType() != resultType)
           return nearMiss(rewriter, op, options, "x is not [batch, heads, seq, rotary_dim]");
         int64_t rotaryDim = resultType.getShape().back();
-        FailureOr<Value> cosPairs =
-            getPairTable(rewriter, cos, resultType, rotaryDim, style, reason);
-        if (failed(cosPairs))
-          return nearMiss(rewriter, op, options, reason);
-        FailureOr<Value> sinPairs =
-            getPairTable(rewriter, sin, resultType, rotaryDim, style, reason);
-        if (failed(sinPairs) || (*sinPairs).getType() != (*cosPairs).getType())
+        // Check both tables before building either: a pattern that fails must leave no ops.
+        if (cos.getType() != sin.getType() ||
+            bool(cos.getDefiningOp<ConstantOp>()) != bool(sin.getDefiningOp<ConstantOp>()))
           return nearMiss(rewriter, op, options,
-                          reason.empty() ? "cos and sin tables differ in shape" : reason);
+                          "cos and sin tables differ in type or in how they are made");
+        for (Value table : std::initializer_list<Value>{cos, sin})
+          if (failed(getPairTable(rewriter, table, resultType, rotaryDim, style, reason,
+                                  /*build=*/false)))
+            return nearMiss(rewriter, op, options, reason);
+        FailureOr<Value> cosPairs =
+            getPairTable(rewriter, cos, resultType, rotaryDim, style, reason, /*build=*/true);
+        FailureOr<Value> sinPairs =
+            getPairTable(rewriter, sin, resultType, rotaryDim, style, reason, /*build=*/true);
+        assert(succeeded(cosPairs) && succeeded(sinPairs) &&
+               (*sinPairs).getType() == (*cosPairs).getType() && "checked above");
         rewriter.replaceOpWithNewOp<RotaryOp>(op, resultType, x, *cosPairs, *sinPairs,
                                               RotaryStyleAttr::get(rewriter.getContext(), style),
                                               rewriter.getI64IntegerAttr(rotaryDim));

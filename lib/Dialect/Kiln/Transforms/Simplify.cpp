@@ -17,6 +17,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace kiln {
@@ -84,17 +85,33 @@ public:
 
 private:
   bool refineTypes(const SymbolicShapes &shapes) {
-    bool changed = false;
+    SmallVector<std::pair<OpResult, Type>> refinedResults; // and their previous types
     function.walk([&](Operation *op) {
       if (op->getNumRegions() != 0 || !isa<KilnDialect>(op->getDialect()))
         return;
       for (OpResult result : op->getResults()) {
         Type refined = shapes.getRefinedType(result);
         if (isRefinement(result.getType(), refined)) {
+          refinedResults.push_back({result, result.getType()});
           result.setType(refined);
-          changed = true;
         }
       }
+    });
+    // A known type can expose an op that only its unranked operand kept past the verifier (an
+    // out-of-range axis): such a value keeps its old type, and the op fails at run time, where
+    // the executor reports it, instead of here.
+    {
+      ScopedDiagnosticHandler silence(function.getContext(), [](Diagnostic &) { return success(); });
+      for (auto &[result, previous] : refinedResults) {
+        bool usersVerify = llvm::all_of(result.getUsers(), [](Operation *user) {
+          return isa<func::ReturnOp>(user) || succeeded(verify(user, /*verifyRecursively=*/false));
+        });
+        if (!usersVerify || failed(verify(result.getOwner(), /*verifyRecursively=*/false)))
+          result.setType(previous);
+      }
+    }
+    bool changed = llvm::any_of(refinedResults, [](const auto &entry) {
+      return entry.first.getType() != entry.second;
     });
     // The signature follows its return values (the dims stay named by kiln.dim_params).
     auto returnOp = cast<func::ReturnOp>(function.getBody().front().getTerminator());

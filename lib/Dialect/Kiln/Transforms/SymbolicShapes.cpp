@@ -87,6 +87,28 @@ std::optional<DimExpr> subDims(const DimExpr &a, const DimExpr &b) {
 
 int64_t normalizeAxis(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
 
+/// The axis in [0, rank), or std::nullopt: verifiers check axes only on ranked types, and this
+/// analysis also gives unranked values a rank.
+std::optional<int64_t> axisIn(int64_t axis, int64_t rank) {
+  axis = normalizeAxis(axis, rank);
+  if (axis < 0 || axis >= rank)
+    return std::nullopt;
+  return axis;
+}
+
+/// Whether `perm` is a permutation of [0, rank).
+bool isPermutation(ArrayRef<int64_t> perm, size_t rank) {
+  if (perm.size() != rank)
+    return false;
+  SmallVector<bool> seen(rank, false);
+  for (int64_t p : perm) {
+    if (p < 0 || p >= int64_t(rank) || seen[p])
+      return false;
+    seen[p] = true;
+  }
+  return true;
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -104,7 +126,8 @@ SymbolicShapes::SymbolicShapes(func::FuncOp function) {
 }
 
 DimExpr SymbolicShapes::fresh() {
-  symbolNames.push_back("s" + std::to_string(symbolNames.size()));
+  // '?' keeps fresh symbols apart from every dim_param name (torch names dims s0, s1, ...).
+  symbolNames.push_back("?" + std::to_string(symbolNames.size()));
   return DimExpr::symbolic(symbolNames.size() - 1);
 }
 
@@ -130,12 +153,13 @@ void SymbolicShapes::bindArgument(BlockArgument argument, func::FuncOp function)
       if (!name || name.getValue().empty() || i >= argDims->size() ||
           (*argDims)[i].isConstant())
         continue;
-      auto it = llvm::find(symbolNames, name.getValue());
-      if (it == symbolNames.end()) {
+      auto [it, inserted] = namedSymbols.try_emplace(name.getValue(), -1);
+      if (inserted) {
         (*argDims)[i] = fresh();
         symbolNames.back() = name.getValue().str();
+        it->second = (*argDims)[i].symbol;
       } else {
-        (*argDims)[i] = DimExpr::symbolic(it - symbolNames.begin());
+        (*argDims)[i] = DimExpr::symbolic(it->second);
       }
     }
   }
@@ -209,8 +233,13 @@ void SymbolicShapes::setDims(Value value, DimList inferred) {
 }
 
 void SymbolicShapes::setShapeValue(Value value, ShapeValue elements) {
-  if (int64_t(elements.size()) <= kMaxShapeValueLength)
-    shapeValues[value] = std::move(elements);
+  // Only for vectors (rank 1) and scalars whose element count is the number of elements given.
+  const DimList *d = getDims(value);
+  if (!d || d->size() > 1 || int64_t(elements.size()) > kMaxShapeValueLength)
+    return;
+  if (d->empty() ? elements.size() != 1 : !(*d)[0].isConstant(int64_t(elements.size())))
+    return;
+  shapeValues[value] = std::move(elements);
 }
 
 //===----------------------------------------------------------------------===//
@@ -421,7 +450,7 @@ void SymbolicShapes::inferOp(Operation *op) {
         if (!d)
           return declared(transpose.getResult());
         SmallVector<int64_t> perm = transpose.getPermutation();
-        if (perm.size() != d->size())
+        if (!isPermutation(perm, d->size()))
           return declared(transpose.getResult());
         DimList result;
         for (int64_t p : perm)
@@ -449,7 +478,10 @@ void SymbolicShapes::inferOp(Operation *op) {
         const DimList *data = dimsOf(gather.getData()), *indices = dimsOf(gather.getIndices());
         if (!data || !indices || data->empty())
           return declared(gather.getResult());
-        int64_t axis = normalizeAxis(gather.getAxis(), data->size());
+        std::optional<int64_t> gatherAxis = axisIn(int64_t(gather.getAxis()), data->size());
+        if (!gatherAxis)
+          return declared(gather.getResult());
+        int64_t axis = *gatherAxis;
         DimList result(data->begin(), data->begin() + axis);
         result.append(indices->begin(), indices->end());
         result.append(data->begin() + axis + 1, data->end());
@@ -488,7 +520,7 @@ void SymbolicShapes::inferOp(Operation *op) {
         SmallVector<bool> inserted(rank, false);
         for (int64_t axis : *axes) {
           axis = normalizeAxis(axis, rank);
-          if (axis < 0 || axis >= rank)
+          if (axis < 0 || axis >= rank || inserted[axis])
             return declared(unsqueeze.getResult());
           inserted[axis] = true;
         }
@@ -534,7 +566,9 @@ void SymbolicShapes::inferOp(Operation *op) {
         const DimList *d = dimsOf(flatten.getInput());
         if (!d)
           return declared(flatten.getResult());
-        int64_t axis = normalizeAxis(flatten.getAxis(), d->size());
+        int64_t axis = normalizeAxis(int64_t(flatten.getAxis()), d->size());
+        if (axis < 0 || axis > int64_t(d->size()))
+          return declared(flatten.getResult());
         Monomial outer, inner;
         for (int64_t i = 0; i < int64_t(d->size()); ++i)
           (i < axis ? outer : inner).multiply((*d)[i]);
@@ -622,7 +656,11 @@ void SymbolicShapes::inferOp(Operation *op) {
             return declared(concat.getResult());
           inputs.push_back(d);
         }
-        int64_t axis = normalizeAxis(concat.getAxis(), inputs.front()->size());
+        std::optional<int64_t> concatAxis =
+            axisIn(int64_t(concat.getAxis()), inputs.front()->size());
+        if (!concatAxis)
+          return declared(concat.getResult());
+        int64_t axis = *concatAxis;
         DimList result = *inputs.front();
         std::optional<DimExpr> sum = DimExpr::constant(0);
         for (const DimList *d : inputs)
@@ -645,7 +683,13 @@ void SymbolicShapes::inferOp(Operation *op) {
             declared(result);
           return;
         }
-        int64_t axis = normalizeAxis(split.getAxis(), d->size());
+        std::optional<int64_t> splitAxis = axisIn(int64_t(split.getAxis()), d->size());
+        if (!splitAxis) {
+          for (Value result : split.getOutputs())
+            declared(result);
+          return;
+        }
+        int64_t axis = *splitAxis;
         int64_t n = split.getOutputs().size();
         std::optional<SmallVector<int64_t>> sizes;
         if (Value sizesValue = split.getSplit())
@@ -773,7 +817,10 @@ void SymbolicShapes::inferOp(Operation *op) {
         const DimList *d = dimsOf(argmax.getData());
         if (!d || d->empty())
           return declared(argmax.getResult());
-        int64_t axis = normalizeAxis(argmax.getAxis(), d->size());
+        std::optional<int64_t> argAxis = axisIn(int64_t(argmax.getAxis()), d->size());
+        if (!argAxis)
+          return declared(argmax.getResult());
+        int64_t axis = *argAxis;
         DimList result = *d;
         if (argmax.getKeepdims())
           result[axis] = DimExpr::constant(1);
@@ -789,8 +836,14 @@ void SymbolicShapes::inferOp(Operation *op) {
           declared(topk.getIndices());
           return;
         }
+        std::optional<int64_t> topAxis = axisIn(int64_t(topk.getAxis()), d->size());
+        if (!topAxis) {
+          declared(topk.getValues());
+          declared(topk.getIndices());
+          return;
+        }
         DimList result = *d;
-        result[normalizeAxis(topk.getAxis(), d->size())] = *(*k)[0];
+        result[*topAxis] = *(*k)[0];
         setDims(topk.getValues(), result);
         setDims(topk.getIndices(), result);
       })

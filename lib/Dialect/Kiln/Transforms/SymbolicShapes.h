@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <optional>
 #include <string>
@@ -61,7 +62,7 @@ public:
   /// The type of `value` with every dim the analysis knows to be constant made static (and an
   /// unranked type ranked when the rank is known); the element type is kept.
   mlir::Type getRefinedType(mlir::Value value) const;
-  /// "seq", "seq + 1", "32", or "s7" for an unnamed symbol.
+  /// "seq", "seq + 1", "32", or "?7" for an unnamed symbol.
   std::string format(const DimExpr &dim) const;
 
 private:
@@ -76,6 +77,8 @@ private:
   llvm::DenseMap<mlir::Value, DimList> dims;
   llvm::DenseMap<mlir::Value, ShapeValue> shapeValues;
   llvm::SmallVector<std::string> symbolNames;
+  llvm::StringMap<int64_t> namedSymbols; // kiln.dim_params name -> symbol
+
 };
 
 } // namespace kiln
