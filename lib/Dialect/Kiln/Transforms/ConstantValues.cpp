@@ -7,6 +7,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 
 #include <cmath>
+#include <cstring>
 
 using namespace mlir;
 using namespace kiln;
@@ -43,6 +44,21 @@ std::optional<double> kiln::getSplatConstant(Value value) {
   if (!type || !type.hasStaticShape() || type.getNumElements() == 0 ||
       type.getNumElements() > (int64_t(1) << 20))
     return std::nullopt;
+  // A weight blob is almost never a splat: compare its raw elements before decoding anything
+  // (patterns ask this of every constant operand they meet).
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(constant.getValue())) {
+    std::optional<exec::DType> dtype = exec::getDTypeOf(type.getElementType());
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!dtype || !blob)
+      return std::nullopt;
+    ArrayRef<char> bytes = blob->getData();
+    size_t width = exec::getByteWidth(*dtype);
+    if (bytes.size() != width * size_t(type.getNumElements()))
+      return std::nullopt;
+    for (size_t offset = width; offset < bytes.size(); offset += width)
+      if (std::memcmp(bytes.data(), bytes.data() + offset, width) != 0)
+        return std::nullopt;
+  }
   std::optional<exec::Tensor> tensor = getConstantTensor(value);
   if (!tensor)
     return std::nullopt;
@@ -86,6 +102,11 @@ std::optional<SmallVector<int64_t>> kiln::getConstantInts(Value value) {
   if (!tensor)
     return std::nullopt;
   return SmallVector<int64_t>(tensor->getInts());
+}
+
+Value kiln::createI64Constant(OpBuilder &builder, Location loc, ArrayRef<int64_t> values) {
+  auto type = RankedTensorType::get({int64_t(values.size())}, builder.getI64Type());
+  return ConstantOp::create(builder, loc, DenseIntElementsAttr::get(type, values)).getResult();
 }
 
 ConstantOp kiln::createConstant(OpBuilder &builder, Location loc, const exec::Tensor &tensor,

@@ -37,6 +37,10 @@ bool isSplatConstant(mlir::Value value, double expected, double relTol = 1e-6);
 /// The integer elements of a constant 1-D or 0-D integer tensor (axes, shapes, perms).
 std::optional<llvm::SmallVector<int64_t>> getConstantInts(mlir::Value value);
 
+/// A `dense` i64 vector constant (a shape, axes or split sizes operand).
+mlir::Value createI64Constant(mlir::OpBuilder &builder, mlir::Location loc,
+                              llvm::ArrayRef<int64_t> values);
+
 /// Creates a kiln.constant holding `tensor`: a `dense` attribute up to `denseLimit`
 /// elements (shape values, scalars), a `dense_resource` blob named after `name` above it
 /// (weights), so that printed IR stays small.

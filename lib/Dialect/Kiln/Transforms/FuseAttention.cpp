@@ -163,44 +163,29 @@ FailureOr<LayoutValue> AttentionMatcher::findKeyFromTransposed(Value transposed,
       const DimList *in = dims(reshape.getData()), *out = dims(reshape.getResult());
       if (!in || !out)
         break;
-      SmallVector<int64_t> inAxes, outAxes;
-      for (auto [i, dim] : llvm::enumerate(*in))
-        if (!dim.isConstant(1))
-          inAxes.push_back(i);
-      for (auto [i, dim] : llvm::enumerate(*out))
-        if (!dim.isConstant(1))
-          outAxes.push_back(i);
-      bool unitOnly = inAxes.size() == outAxes.size() &&
-                      llvm::all_of(llvm::zip_equal(inAxes, outAxes), [&](auto pair) {
-                        return (*in)[std::get<0>(pair)] == (*out)[std::get<1>(pair)];
-                      });
-      if (!unitOnly) {
+      // The logical id of each source dim, through an output-axis map of the reshape.
+      auto carryIds = [&](ArrayRef<int64_t> map) {
+        SmallVector<int64_t> sourceIds(map.size(), -1);
+        for (auto [a, b] : llvm::enumerate(map))
+          if (b >= 0)
+            sourceIds[a] = ids[b];
+        ids = sourceIds;
+      };
+      std::optional<SmallVector<int64_t>> map = mapUnitDimReshape(*in, *out);
+      if (!map) {
         // repeat_kv whose head merge also drops the batch dim ([b, hkv, g, s, d] -> [b*h, s,
         // d]): the source is the un-repeated K, seen as [b, hkv * g, s, d].
-        if (std::optional<std::pair<Value, DimList>> repeat = mergedRepeatKv(reshape)) {
-          SmallVector<int64_t> virtualAxes;
-          for (auto [i, dim] : llvm::enumerate(repeat->second))
-            if (!dim.isConstant(1))
-              virtualAxes.push_back(i);
-          bool sameDims = virtualAxes.size() == outAxes.size() &&
-                          llvm::all_of(llvm::zip_equal(virtualAxes, outAxes), [&](auto pair) {
-                            return repeat->second[std::get<0>(pair)] == (*out)[std::get<1>(pair)];
-                          });
-          if (sameDims) {
-            SmallVector<int64_t> sourceIds(4, -1);
-            for (auto [a, b] : llvm::zip_equal(virtualAxes, outAxes))
-              sourceIds[a] = ids[b];
-            ids = sourceIds;
-            current = repeat->first;
-            virtualDims = repeat->second;
-          }
+        std::optional<std::pair<Value, DimList>> repeat = mergedRepeatKv(reshape);
+        std::optional<SmallVector<int64_t>> repeatMap =
+            repeat ? mapUnitDimReshape(repeat->second, *out) : std::nullopt;
+        if (repeatMap) {
+          carryIds(*repeatMap);
+          current = repeat->first;
+          virtualDims = repeat->second;
         }
         break;
       }
-      SmallVector<int64_t> sourceIds(in->size(), -1);
-      for (auto [a, b] : llvm::zip_equal(inAxes, outAxes))
-        sourceIds[a] = ids[b];
-      ids = sourceIds;
+      carryIds(*map);
       current = reshape.getData();
       continue;
     }
@@ -643,21 +628,15 @@ Value materialize(OpBuilder &builder, Location loc, const LayoutValue &layout) {
       .getResult();
 }
 
-Value constantI64(OpBuilder &builder, Location loc, ArrayRef<int64_t> values) {
-  auto type = RankedTensorType::get({int64_t(values.size())}, builder.getI64Type());
-  return ConstantOp::create(builder, loc, DenseElementsAttr::get(type, values)).getResult();
-}
-
 /// [b, s, h * d] -> [b, h, s, d] (Reshape with 0 = copy, then Transpose).
-Value splitHeads(OpBuilder &builder, Location loc, Value packed, int64_t heads,
-                 const SymbolicShapes &shapes) {
+Value splitHeads(OpBuilder &builder, Location loc, Value packed, int64_t heads) {
   auto type = cast<RankedTensorType>(packed.getType());
   int64_t headDim = type.getShape()[2] / heads;
   auto reshapedType = RankedTensorType::get({type.getShape()[0], type.getShape()[1], heads,
                                              headDim},
                                             type.getElementType());
   Value reshaped = OnnxReshapeOp::create(builder, loc, reshapedType, packed,
-                                         constantI64(builder, loc, {0, 0, heads, headDim}),
+                                         createI64Constant(builder, loc, {0, 0, heads, headDim}),
                                          /*allowzero=*/0)
                        .getResult();
   return OnnxTransposeOp::create(builder, loc, transposedType(reshaped, {0, 2, 1, 3}), reshaped,
@@ -665,14 +644,14 @@ Value splitHeads(OpBuilder &builder, Location loc, Value packed, int64_t heads,
       .getResult();
 }
 
-void rewrite(const AttentionMatch &match, const SymbolicShapes &shapes) {
+void rewrite(const AttentionMatch &match) {
   OpBuilder builder(match.root);
   Location loc = match.root->getLoc();
   Value q, k, v;
   if (match.packedHeads) {
-    q = splitHeads(builder, loc, match.query.source, match.numHeads, shapes);
-    k = splitHeads(builder, loc, match.key.source, match.numKvHeads, shapes);
-    v = splitHeads(builder, loc, match.value.source, match.numKvHeads, shapes);
+    q = splitHeads(builder, loc, match.query.source, match.numHeads);
+    k = splitHeads(builder, loc, match.key.source, match.numKvHeads);
+    v = splitHeads(builder, loc, match.value.source, match.numKvHeads);
   } else {
     q = materialize(builder, loc, match.query);
     k = materialize(builder, loc, match.key);
@@ -702,7 +681,7 @@ void rewrite(const AttentionMatch &match, const SymbolicShapes &shapes) {
                            .getResult();
     auto packedType = cast<RankedTensorType>(match.result.getType());
     result = OnnxReshapeOp::create(builder, loc, packedType, transposed,
-                                   constantI64(builder, loc,
+                                   createI64Constant(builder, loc,
                                                {0, 0, outType.getShape()[1] * outType.getShape()[3]}),
                                    /*allowzero=*/0)
                  .getResult();
@@ -763,7 +742,7 @@ struct KilnFuseAttentionPass
         anchor->emitRemark() << "attention not fused: " << matcher.failure;
     }
     for (const AttentionMatch &match : matches)
-      rewrite(match, shapes);
+      rewrite(match);
     eraseDeadOps(function);
   }
 };

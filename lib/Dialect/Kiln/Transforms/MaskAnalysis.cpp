@@ -180,6 +180,24 @@ AffineIndex scaleAffine(AffineIndex a, int64_t factor) {
   return a;
 }
 
+/// not P for a predicate of one `e >= 0` condition: `-e - 1 >= 0`. Other predicates (an
+/// equality, a conjunction) have no single-condition negation.
+std::optional<IndexPredicate> negatePredicate(const IndexPredicate &p) {
+  if (p.alwaysFalse || p.conjuncts.empty()) {
+    IndexPredicate constant;
+    constant.alwaysFalse = !p.alwaysFalse;
+    return constant;
+  }
+  if (p.conjuncts.size() != 1 ||
+      p.conjuncts[0].kind != IndexCondition::Kind::GreaterEqualZero)
+    return std::nullopt;
+  IndexPredicate negated;
+  negated.conjuncts.push_back(
+      {IndexCondition::Kind::GreaterEqualZero, scaleAffine(p.conjuncts[0].expr, -1)});
+  negated.conjuncts[0].expr.constant -= 1;
+  return negated;
+}
+
 /// A number that is an exact integer, as int64.
 std::optional<int64_t> asInteger(double v) {
   if (!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 9.0e15)
@@ -243,14 +261,8 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
         return constantBool(false);
       if (t)
         return finish(boolean(a.predicate));
-      if (a.predicate.conjuncts.size() == 1 &&
-          a.predicate.conjuncts[0].kind == IndexCondition::Kind::GreaterEqualZero) {
-        IndexPredicate negated;
-        negated.conjuncts.push_back({IndexCondition::Kind::GreaterEqualZero,
-                                     scaleAffine(a.predicate.conjuncts[0].expr, -1)});
-        negated.conjuncts[0].expr.constant -= 1;
-        return finish(boolean(negated));
-      }
+      if (std::optional<IndexPredicate> negated = negatePredicate(a.predicate))
+        return finish(boolean(*negated));
       return IndexValue::unknown();
     }
     if (a.kind != Kind::Affine || b.kind != Kind::Affine)
@@ -408,23 +420,11 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             const DimList *in = dimsOf(reshape.getData());
             if (!in)
               return IndexValue::unknown();
-            SmallVector<int64_t> inAxes, outAxes;
-            for (auto [i, dim] : llvm::enumerate(*in))
-              if (!dim.isConstant(1))
-                inAxes.push_back(i);
-            for (auto [i, dim] : llvm::enumerate(*resultDims))
-              if (!dim.isConstant(1))
-                outAxes.push_back(i);
-            if (inAxes.size() != outAxes.size())
+            std::optional<SmallVector<int64_t>> map = mapUnitDimReshape(*in, *resultDims);
+            if (!map)
               return IndexValue::unknown();
-            SmallVector<int64_t> map(in->size(), -1);
-            for (auto [a, b] : llvm::zip_equal(inAxes, outAxes)) {
-              if ((*in)[a] != (*resultDims)[b])
-                return IndexValue::unknown();
-              map[a] = b;
-            }
             return finish(
-                remap(get(reshape.getData()), rank, [&](size_t axis) { return map[axis]; }));
+                remap(get(reshape.getData()), rank, [&](size_t axis) { return (*map)[axis]; }));
           })
           .Case([&](OnnxExpandOp expand) { return finish(broadcast(expand.getInput())); })
           .Case([&](OnnxTransposeOp transpose) -> IndexValue {
@@ -628,17 +628,8 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
             IndexValue v = get(notOp.getInput());
             if (v.kind != Kind::Bool)
               return IndexValue::unknown();
-            if (v.predicate.isTrue() || v.predicate.alwaysFalse)
-              return constantBool(v.predicate.alwaysFalse);
-            if (v.predicate.conjuncts.size() == 1 &&
-                v.predicate.conjuncts[0].kind == CK::GreaterEqualZero) {
-              // not (e >= 0)  <=>  -e - 1 >= 0
-              IndexPredicate p;
-              AffineIndex e = scaleAffine(v.predicate.conjuncts[0].expr, -1);
-              e.constant -= 1;
-              p.conjuncts.push_back({CK::GreaterEqualZero, e});
-              return finish(boolean(p));
-            }
+            if (std::optional<IndexPredicate> negated = negatePredicate(v.predicate))
+              return finish(boolean(*negated));
             return IndexValue::unknown();
           })
           .Case([&](OnnxWhereOp where) -> IndexValue {
@@ -753,8 +744,7 @@ bool MaskAnalysis::isZero(Value value) {
 }
 
 /// A constant mask checked element by element (fixed-shape exports fold their masks).
-static bool isCausalConstant(Value value, const DimList &dims, int64_t delta, bool additive,
-                             bool hiddenWhereTrue) {
+static bool isCausalConstant(Value value, int64_t delta, bool additive, bool hiddenWhereTrue) {
   std::optional<exec::Tensor> tensor = getConstantTensor(value);
   if (!tensor || tensor->getNumElements() > kMaxConstantElements)
     return false;
@@ -789,7 +779,7 @@ bool MaskAnalysis::isCausal(Value value, const DimList &scoreDims, bool additive
     return false;
 
   if (value.getDefiningOp<ConstantOp>())
-    return isCausalConstant(value, *dims, delta->offset, additive, hiddenWhereTrue);
+    return isCausalConstant(value, delta->offset, additive, hiddenWhereTrue);
 
   const IndexValue &v = describe(value);
   // The predicate, and whether it marks the visible keys or the hidden ones.
@@ -812,14 +802,11 @@ bool MaskAnalysis::isCausal(Value value, const DimList &scoreDims, bool additive
   }
   if (predicate->alwaysFalse || predicate->conjuncts.size() != 1)
     return false;
-  IndexCondition cond = predicate->conjuncts[0];
-  if (marksHidden) {
-    // visible = not (e >= 0) = (-e - 1 >= 0); an equality has no single-condition negation.
-    if (cond.kind != IndexCondition::Kind::GreaterEqualZero)
-      return false;
-    cond.expr = scaleAffine(cond.expr, -1);
-    cond.expr.constant -= 1;
-  }
+  std::optional<IndexPredicate> visible =
+      marksHidden ? negatePredicate(*predicate) : std::optional<IndexPredicate>(*predicate);
+  if (!visible || visible->conjuncts.size() != 1)
+    return false;
+  const IndexCondition &cond = visible->conjuncts[0];
   // i_q - i_kv + delta >= 0, with i_q, i_kv the mask's last two axes.
   AffineIndex expected;
   expected.coeffs.assign(dims->size(), 0);

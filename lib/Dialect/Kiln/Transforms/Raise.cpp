@@ -32,6 +32,12 @@ LogicalResult kiln::failNearMiss(Operation *op, const RaiseOptions &options, Str
   return failure();
 }
 
+std::string kiln::formatNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
+
 namespace {
 struct KilnRaisePass : public kiln::impl::KilnRaisePassBase<KilnRaisePass> {
   using Base::Base;

@@ -29,7 +29,6 @@ using namespace kiln;
 
 namespace {
 
-
 constexpr double kConstantTolerance = 1e-4;
 constexpr double kSqrt2 = 1.4142135623730951;
 constexpr double kSqrt2OverPi = 0.7978845608028654;
@@ -41,20 +40,8 @@ constexpr double kCubicCoefficient = 0.044715;
 // Matchers
 //===----------------------------------------------------------------------===//
 
-/// A number as %g prints it ("3", "1.5", "1e-05"): formatv's default would print 3.00.
-static std::string formatNumber(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%g", value);
-  return text;
-}
-
-
 static bool isNear(double actual, double expected) {
   return std::fabs(actual - expected) <= kConstantTolerance * std::fabs(expected);
-}
-
-static bool hasSingleUser(Value value) {
-  return !value.use_empty() && llvm::all_equal(value.getUsers());
 }
 
 static Operation *getSingleUser(Value value) {

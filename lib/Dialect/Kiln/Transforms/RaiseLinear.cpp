@@ -23,13 +23,6 @@ using namespace kiln;
 
 namespace {
 
-/// Fails the match; with remarks on, says (once) at `op` why a linear-looking op was left alone.
-LogicalResult nearMiss(PatternRewriter &rewriter, Operation *op, const RaiseOptions &options,
-                       const Twine &reason) {
-  (void)failNearMiss(op, options, "linear", reason);
-  return rewriter.notifyMatchFailure(op, reason);
-}
-
 
 /// A kiln.linear like `linear` with other operands; the caller replaces the op it roots at.
 LinearOp createLinear(PatternRewriter &rewriter, Location loc, Type resultType, LinearOp linear,
@@ -64,20 +57,20 @@ struct RaiseMatMulToLinear : OpRewritePattern<OnnxMatMulOp> {
     if (!inputType || !resultType || !weightType) // unranked until kiln-simplify refines it
       return failure();
     if (weightType.getRank() != 2)
-      return nearMiss(rewriter, op, options, "the constant weight is not 2-D");
+      return nearMiss(rewriter, op, options, "linear", "the constant weight is not 2-D");
     int64_t inFeatures = weightType.getShape()[weightIsTransposed ? 1 : 0];
     int64_t outFeatures = weightType.getShape()[weightIsTransposed ? 0 : 1];
     if (inputType.getRank() < 1 || inputType.getShape().back() != inFeatures ||
         ShapedType::isDynamic(inFeatures))
-      return nearMiss(rewriter, op, options,
+      return nearMiss(rewriter, op, options, "linear",
                       "the weight's in_features do not match the input's last dim");
     if (resultType.getRank() != inputType.getRank() || resultType.getShape().back() != outFeatures)
-      return nearMiss(rewriter, op, options, "the result type is not [..., out_features]");
+      return nearMiss(rewriter, op, options, "linear", "the result type is not [..., out_features]");
     Value linearWeight = weight;
     if (!weightIsTransposed) {
       std::optional<exec::Tensor> tensor = getConstantTensor(weight);
       if (!tensor)
-        return nearMiss(rewriter, op, options, "the weight's elements cannot be read");
+        return nearMiss(rewriter, op, options, "linear", "the weight's elements cannot be read");
       linearWeight = createConstant(rewriter, weight.getLoc(), transposeMatrix(*tensor),
                                     getConstantName(weight, "weight") + ".T");
     }
@@ -106,15 +99,15 @@ struct RaiseGemmToLinear : OpRewritePattern<OnnxGemmOp> {
     if (!inputType || !resultType || !weightType)
       return failure();
     if (op.getTransA() != 0)
-      return nearMiss(rewriter, op, options, "transA = 1 (the input would need a transpose)");
+      return nearMiss(rewriter, op, options, "linear", "transA = 1 (the input would need a transpose)");
     if (inputType.getRank() != 2 || weightType.getRank() != 2 || resultType.getRank() != 2)
-      return nearMiss(rewriter, op, options, "Gemm operands are not 2-D");
+      return nearMiss(rewriter, op, options, "linear", "Gemm operands are not 2-D");
     bool transB = op.getTransB() != 0;
     int64_t inFeatures = weightType.getShape()[transB ? 1 : 0];
     int64_t outFeatures = weightType.getShape()[transB ? 0 : 1];
     if (ShapedType::isDynamic(inFeatures) || inputType.getShape()[1] != inFeatures ||
         resultType.getShape()[1] != outFeatures)
-      return nearMiss(rewriter, op, options,
+      return nearMiss(rewriter, op, options, "linear",
                       "the weight's in_features do not match the input's last dim");
     double alpha = op.getAlpha().convertToDouble(), beta = op.getBeta().convertToDouble();
 
@@ -139,7 +132,7 @@ struct RaiseGemmToLinear : OpRewritePattern<OnnxGemmOp> {
       } else if (addend.getType() == resultType && beta == 1.0) {
         residual = addend;
       } else {
-        return nearMiss(rewriter, op, options,
+        return nearMiss(rewriter, op, options, "linear",
                         "C is neither a constant bias [N] nor a residual of the result's type "
                         "with beta = 1");
       }
@@ -149,7 +142,7 @@ struct RaiseGemmToLinear : OpRewritePattern<OnnxGemmOp> {
     if (!transB || alpha != 1.0) {
       std::optional<exec::Tensor> tensor = getConstantTensor(weight);
       if (!tensor)
-        return nearMiss(rewriter, op, options, "the weight's elements cannot be read");
+        return nearMiss(rewriter, op, options, "linear", "the weight's elements cannot be read");
       exec::Tensor layout = transB ? *tensor : transposeMatrix(*tensor);
       if (alpha != 1.0) {
         exec::Tensor scaled = exec::Tensor::zeros(layout.getDType(), layout.getShape());
@@ -241,10 +234,7 @@ struct FoldReshapesAroundLinear : OpRewritePattern<OnnxReshapeOp> {
     } else {
       if (!sourceType)
         source = input;
-      exec::Tensor dims = exec::Tensor::zeros(exec::DType::I64, {resultType.getRank()});
-      for (auto [i, dim] : llvm::enumerate(inputTarget))
-        dims.setInt(i, dim);
-      Value shape = createConstant(rewriter, op.getLoc(), dims, "linear_input_shape");
+      Value shape = createI64Constant(rewriter, op.getLoc(), inputTarget);
       newInput = OnnxReshapeOp::create(rewriter, op.getLoc(), withLastDim(resultType, inFeatures),
                                        source, shape, /*allowzero=*/0);
     }
@@ -407,7 +397,7 @@ void mergeLinears(MutableArrayRef<MergeableLinear> siblings) {
   SmallVector<std::string> names;
   SmallVector<Type> resultTypes;
   SmallVector<Location> locs;
-  exec::Tensor sizes = exec::Tensor::zeros(exec::DType::I64, {int64_t(siblings.size())});
+  SmallVector<int64_t> sizes;
   int64_t outFeatures = 0;
   for (auto [i, sibling] : llvm::enumerate(siblings)) {
     weights.push_back(sibling.weight);
@@ -417,7 +407,7 @@ void mergeLinears(MutableArrayRef<MergeableLinear> siblings) {
     resultTypes.push_back(sibling.op.getOutput().getType());
     locs.push_back(sibling.op.getLoc());
     int64_t features = sibling.weight.getShape()[0];
-    sizes.setInt(i, features);
+    sizes.push_back(features);
     outFeatures += features;
   }
   Location loc = builder.getFusedLoc(locs);
@@ -428,7 +418,7 @@ void mergeLinears(MutableArrayRef<MergeableLinear> siblings) {
   auto firstType = cast<RankedTensorType>(first.getOutput().getType());
   auto merged = LinearOp::create(builder, loc, withLastDim(firstType, outFeatures),
                                  first.getInput(), weight, bias, Value(), first.getActivation());
-  Value splitSizes = createConstant(builder, loc, sizes, "split_sizes");
+  Value splitSizes = createI64Constant(builder, loc, sizes);
   auto split =
       OnnxSplitOp::create(builder, loc, resultTypes, merged.getOutput(), splitSizes,
                           builder.getI64IntegerAttr(firstType.getRank() - 1), IntegerAttr());

@@ -38,7 +38,6 @@ using namespace kiln;
 
 namespace {
 
-
 constexpr StringLiteral kLayerNorm = "LayerNorm";
 constexpr StringLiteral kRMSNorm = "RMSNorm";
 
@@ -62,14 +61,6 @@ static std::string formatType(Type type) {
   auto ranked = dyn_cast<RankedTensorType>(type);
   return ranked ? formatShape(ranked.getShape()) : std::string("unranked");
 }
-
-/// A number as %g prints it ("3", "1.5", "1e-05"): formatv's default would print 3.00.
-static std::string formatNumber(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%g", value);
-  return text;
-}
-
 
 /// Why `reduce` is not a mean over the last axis of its input that keeps the reduced dim, or
 /// the empty string when it is.
@@ -107,7 +98,6 @@ static std::string checkLastAxisMean(OnnxReduceMeanOp reduce) {
   return "";
 }
 
-
 /// Whether `type` is a norm parameter of `features` elements along the last dim: `[D]`, or
 /// `[1, ..., 1, D]` of at most `maxRank` dims (more would broadcast the result to a higher rank).
 static bool isParameterShape(Type type, int64_t features, int64_t maxRank) {
@@ -133,13 +123,6 @@ static bool broadcastsAgainst(Type type, RankedTensorType resultType) {
   return false;
 }
 
-/// A new i64 constant of `values` (a shape operand).
-static Value createShapeConstant(PatternRewriter &rewriter, Location loc,
-                                 ArrayRef<int64_t> values) {
-  auto type = RankedTensorType::get({static_cast<int64_t>(values.size())}, rewriter.getI64Type());
-  return ConstantOp::create(rewriter, loc, DenseIntElementsAttr::get(type, values));
-}
-
 /// `param`, a tensor of `features` elements, as the `[features]` operand a kiln norm takes: the
 /// value itself when it is 1-D, the 1-D value a Flatten/Reshape/Unsqueeze made it from, a
 /// constant reshaped at compile time, or else a new Reshape.
@@ -156,7 +139,7 @@ static Value reshapeParameterTo1D(PatternRewriter &rewriter, Location loc, Value
   if (std::optional<exec::Tensor> constant = getConstantTensor(param))
     return createConstant(rewriter, loc, constant->reshaped({features}), "raised_norm_parameter");
   return OnnxReshapeOp::create(rewriter, loc, vectorType, param,
-                               createShapeConstant(rewriter, loc, {features}));
+                               createI64Constant(rewriter, loc, {features}));
 }
 
 /// A `[features]` constant of ones: the scale of a norm that has no gamma.
@@ -276,11 +259,11 @@ static FailureOr<Value> raiseOnnxNorm(PatternRewriter &rewriter, Operation *op, 
   flatShapeOperand.push_back(features);
   auto flatType = RankedTensorType::get(flatShape, inputType.getElementType());
   Value flat = OnnxReshapeOp::create(rewriter, loc, flatType, input,
-                                     createShapeConstant(rewriter, loc, flatShapeOperand));
+                                     createI64Constant(rewriter, loc, flatShapeOperand));
   Value norm = createNorm(rewriter, loc, isLayerNorm, flat, scale1D, bias1D, epsilon);
   Value shape;
   if (inputType.hasStaticShape())
-    shape = createShapeConstant(rewriter, loc, inputType.getShape());
+    shape = createI64Constant(rewriter, loc, inputType.getShape());
   else
     shape = OnnxShapeOp::create(rewriter, loc, RankedTensorType::get({rank}, rewriter.getI64Type()),
                                 input, IntegerAttr(), IntegerAttr());
@@ -374,10 +357,6 @@ static Value getSquaredValue(Value square, std::string &whyNot) {
 static OnnxReduceMeanOp getSubtractedMean(Value centred) {
   auto sub = centred.getDefiningOp<OnnxSubOp>();
   return sub ? sub.getB().getDefiningOp<OnnxReduceMeanOp>() : OnnxReduceMeanOp();
-}
-
-static bool hasSingleUser(Value value) {
-  return !value.use_empty() && llvm::all_equal(value.getUsers());
 }
 
 namespace {

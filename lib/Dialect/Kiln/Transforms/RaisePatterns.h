@@ -34,6 +34,22 @@ struct RaiseOptions {
 mlir::LogicalResult failNearMiss(mlir::Operation *op, const RaiseOptions &options,
                                  llvm::StringRef what, const llvm::Twine &why);
 
+/// failNearMiss, also telling the rewriter why (for -debug).
+inline mlir::LogicalResult nearMiss(mlir::PatternRewriter &rewriter, mlir::Operation *op,
+                                    const RaiseOptions &options, llvm::StringRef what,
+                                    const llvm::Twine &why) {
+  (void)failNearMiss(op, options, what, why);
+  return rewriter.notifyMatchFailure(op, why);
+}
+
+/// A number as %g prints it ("3", "1.5", "1e-05") for remarks: formatv would print 3.00.
+std::string formatNumber(double value);
+
+/// Whether `value` is used, and by one op only (possibly through several operands).
+inline bool hasSingleUser(mlir::Value value) {
+  return !value.use_empty() && llvm::all_equal(value.getUsers());
+}
+
 /// The near-miss reporter of one pattern family ("RMSNorm", "linear", ...).
 class NearMissRemarks {
 public:

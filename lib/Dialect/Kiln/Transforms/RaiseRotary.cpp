@@ -20,13 +20,6 @@ using namespace kiln;
 
 namespace {
 
-/// Fails the match; with remarks on, says (once) at `op` why a rotary-looking op was left alone.
-LogicalResult nearMiss(PatternRewriter &rewriter, Operation *op, const RaiseOptions &options,
-                       const Twine &reason) {
-  (void)failNearMiss(op, options, "rotary", reason);
-  return rewriter.notifyMatchFailure(op, reason);
-}
-
 
 /// Whether `axis` (ONNX, possibly negative) is the last axis of a rank-`rank` tensor.
 bool isLastAxis(int64_t axis, int64_t rank) { return axis == rank - 1 || axis == -1; }
@@ -407,7 +400,7 @@ struct RaiseRotateForm : OpRewritePattern<OnnxAddOp> {
         }
         if (!x) {
           if (!reason.empty())
-            return nearMiss(rewriter, op, options, reason);
+            return nearMiss(rewriter, op, options, "rotary", reason);
           continue;
         }
         Value cos;
@@ -416,19 +409,19 @@ struct RaiseRotateForm : OpRewritePattern<OnnxAddOp> {
         else if (cosMul.getB() == x)
           cos = cosMul.getA();
         else
-          return nearMiss(rewriter, op, options, "the cos term does not multiply the rotated x");
+          return nearMiss(rewriter, op, options, "rotary", "the cos term does not multiply the rotated x");
         if (x.getType() != resultType)
-          return nearMiss(rewriter, op, options, "x is not [batch, heads, seq, rotary_dim]");
+          return nearMiss(rewriter, op, options, "rotary", "x is not [batch, heads, seq, rotary_dim]");
         int64_t rotaryDim = resultType.getShape().back();
         // Check both tables before building either: a pattern that fails must leave no ops.
         if (cos.getType() != sin.getType() ||
             bool(cos.getDefiningOp<ConstantOp>()) != bool(sin.getDefiningOp<ConstantOp>()))
-          return nearMiss(rewriter, op, options,
+          return nearMiss(rewriter, op, options, "rotary",
                           "cos and sin tables differ in type or in how they are made");
         for (Value table : std::initializer_list<Value>{cos, sin})
           if (failed(getPairTable(rewriter, table, resultType, rotaryDim, style, reason,
                                   /*build=*/false)))
-            return nearMiss(rewriter, op, options, reason);
+            return nearMiss(rewriter, op, options, "rotary", reason);
         FailureOr<Value> cosPairs =
             getPairTable(rewriter, cos, resultType, rotaryDim, style, reason, /*build=*/true);
         FailureOr<Value> sinPairs =
@@ -494,7 +487,7 @@ struct RaiseRotaryEmbeddingOp : OpRewritePattern<OnnxRotaryEmbeddingOp> {
     if (!inputType || !cosType || op.getSinCache().getType() != cosType)
       return failure();
     if (cosType.getElementType() != inputType.getElementType())
-      return nearMiss(rewriter, op, options, "cos/sin caches differ from X in element type");
+      return nearMiss(rewriter, op, options, "rotary", "cos/sin caches differ from X in element type");
     int64_t rank = inputType.getRank();
     int64_t heads, headDim;
     if (rank == 4) {
@@ -505,25 +498,25 @@ struct RaiseRotaryEmbeddingOp : OpRewritePattern<OnnxRotaryEmbeddingOp> {
       int64_t hidden = inputType.getShape()[2];
       if (!numHeads || *numHeads == 0 || ShapedType::isDynamic(hidden) ||
           hidden % static_cast<int64_t>(*numHeads) != 0)
-        return nearMiss(rewriter, op, options,
+        return nearMiss(rewriter, op, options, "rotary",
                         "3-D X needs num_heads dividing a static hidden size");
       heads = static_cast<int64_t>(*numHeads);
       headDim = hidden / heads;
     }
     if (ShapedType::isDynamic(headDim))
-      return nearMiss(rewriter, op, options, "X's head size is dynamic");
+      return nearMiss(rewriter, op, options, "rotary", "X's head size is dynamic");
     int64_t rotaryDim = static_cast<int64_t>(op.getRotaryEmbeddingDim());
     if (rotaryDim == 0)
       rotaryDim = headDim;
     if (rotaryDim > headDim || rotaryDim % 2 != 0 || cosType.getShape().back() != rotaryDim / 2)
-      return nearMiss(rewriter, op, options, "the caches are not [.., rotary_dim / 2]");
+      return nearMiss(rewriter, op, options, "rotary", "the caches are not [.., rotary_dim / 2]");
     Location loc = op.getLoc();
 
     Value cos = op.getCosCache(), sin = op.getSinCache();
     if (Value positions = op.getPositionIds()) {
       auto positionType = dyn_cast<RankedTensorType>(positions.getType());
       if (!positionType || positionType.getRank() != 2 || cosType.getRank() != 2)
-        return nearMiss(rewriter, op, options, "position_ids is not [batch, seq]");
+        return nearMiss(rewriter, op, options, "rotary", "position_ids is not [batch, seq]");
       // cos[b, s] = cos_cache[position_ids[b, s]]: the [B, S, R/2] form of kiln.rotary.
       auto gatheredType = RankedTensorType::get(
           {positionType.getShape()[0], positionType.getShape()[1], rotaryDim / 2},
@@ -531,7 +524,7 @@ struct RaiseRotaryEmbeddingOp : OpRewritePattern<OnnxRotaryEmbeddingOp> {
       cos = OnnxGatherOp::create(rewriter, loc, gatheredType, cos, positions, /*axis=*/0);
       sin = OnnxGatherOp::create(rewriter, loc, gatheredType, sin, positions, /*axis=*/0);
     } else if (cosType.getRank() != 3) {
-      return nearMiss(rewriter, op, options, "without position_ids the caches must be 3-D");
+      return nearMiss(rewriter, op, options, "rotary", "without position_ids the caches must be 3-D");
     }
 
     auto style = RotaryStyleAttr::get(
@@ -543,24 +536,18 @@ struct RaiseRotaryEmbeddingOp : OpRewritePattern<OnnxRotaryEmbeddingOp> {
     }
     // [B, S, H*D] -> [B, S, H, D] -> [B, H, S, D], rotate, and back. Reshape's 0 copies B and S.
     int64_t batch = inputType.getShape()[0], seq = inputType.getShape()[1];
-    auto shapeConstant = [&](ArrayRef<int64_t> dims) -> Value {
-      exec::Tensor tensor = exec::Tensor::zeros(exec::DType::I64, {int64_t(dims.size())});
-      for (auto [i, dim] : llvm::enumerate(dims))
-        tensor.setInt(i, dim);
-      return createConstant(rewriter, loc, tensor, "rotary_shape");
-    };
     Type elementType = inputType.getElementType();
     auto splitType = RankedTensorType::get({batch, seq, heads, headDim}, elementType);
     auto headsFirstType = RankedTensorType::get({batch, heads, seq, headDim}, elementType);
     DenseI64ArrayAttr swap = rewriter.getDenseI64ArrayAttr({0, 2, 1, 3});
     Value split = OnnxReshapeOp::create(rewriter, loc, splitType, op.getInput(),
-                                        shapeConstant({0, 0, heads, headDim}), /*allowzero=*/0);
+                                        createI64Constant(rewriter, loc, {0, 0, heads, headDim}), /*allowzero=*/0);
     Value headsFirst = OnnxTransposeOp::create(rewriter, loc, headsFirstType, split, swap);
     Value rotated =
         RotaryOp::create(rewriter, loc, headsFirstType, headsFirst, cos, sin, style, dimAttr);
     Value seqFirst = OnnxTransposeOp::create(rewriter, loc, splitType, rotated, swap);
     rewriter.replaceOpWithNewOp<OnnxReshapeOp>(op, inputType, seqFirst,
-                                               shapeConstant({0, 0, heads * headDim}),
+                                               createI64Constant(rewriter, loc, {0, 0, heads * headDim}),
                                                /*allowzero=*/0);
     return success();
   }

@@ -166,6 +166,26 @@ void SymbolicShapes::bindArgument(BlockArgument argument, func::FuncOp function)
   setDims(argument, *argDims);
 }
 
+std::optional<SmallVector<int64_t>> kiln::mapUnitDimReshape(const DimList &in,
+                                                             const DimList &out) {
+  SmallVector<int64_t> inAxes, outAxes;
+  for (auto [i, dim] : llvm::enumerate(in))
+    if (!dim.isConstant(1))
+      inAxes.push_back(i);
+  for (auto [i, dim] : llvm::enumerate(out))
+    if (!dim.isConstant(1))
+      outAxes.push_back(i);
+  if (inAxes.size() != outAxes.size())
+    return std::nullopt;
+  SmallVector<int64_t> map(in.size(), -1);
+  for (auto [a, b] : llvm::zip_equal(inAxes, outAxes)) {
+    if (in[a] != out[b])
+      return std::nullopt;
+    map[a] = b;
+  }
+  return map;
+}
+
 //===----------------------------------------------------------------------===//
 // Queries
 //===----------------------------------------------------------------------===//
@@ -178,17 +198,6 @@ const DimList *SymbolicShapes::getDims(Value value) const {
 const ShapeValue *SymbolicShapes::getShapeValue(Value value) const {
   auto it = shapeValues.find(value);
   return it == shapeValues.end() ? nullptr : &it->second;
-}
-
-bool SymbolicShapes::sameDim(Value a, int64_t i, Value b, int64_t j) const {
-  const DimList *da = getDims(a), *db = getDims(b);
-  if (!da || !db)
-    return false;
-  i = normalizeAxis(i, da->size());
-  j = normalizeAxis(j, db->size());
-  if (i < 0 || j < 0 || i >= int64_t(da->size()) || j >= int64_t(db->size()))
-    return false;
-  return (*da)[i] == (*db)[j];
 }
 
 Type SymbolicShapes::getRefinedType(Value value) const {

@@ -10,8 +10,8 @@
 // "unknown" is never confused with "equal".
 //
 // kiln-simplify uses it to refine types and fold shape values to constants; kiln-fuse-attention
-// uses it to check that the dims an attention pattern relies on are equal (q_len == kv_len for a
-// causal mask, a mask's dims against the scores').
+// and MaskAnalysis use it to check that the dims a pattern relies on are equal (q_len == kv_len
+// for a causal mask, a mask's dims against the scores', layouts through reshapes).
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,6 +47,11 @@ using DimList = llvm::SmallVector<DimExpr, 6>;
 /// The elements of an integer tensor of rank 0 or 1; std::nullopt marks an unknown element.
 using ShapeValue = llvm::SmallVector<std::optional<DimExpr>, 6>;
 
+/// For a reshape from `in` to `out` dims that only inserts or drops dims of constant size 1 (the
+/// other dims, known equal, keep their order): the output axis of each input axis, -1 for a
+/// dropped unit dim. std::nullopt for any other reshape.
+std::optional<llvm::SmallVector<int64_t>> mapUnitDimReshape(const DimList &in, const DimList &out);
+
 class SymbolicShapes {
 public:
   /// Analyses the ops of `function`'s body in order.
@@ -56,9 +61,6 @@ public:
   const DimList *getDims(mlir::Value value) const;
   /// The elements of `value` when it is a small integer vector (or scalar) the rules track.
   const ShapeValue *getShapeValue(mlir::Value value) const;
-  /// Whether dim `i` of `a` and dim `j` of `b` are known to be equal (negative dims count from
-  /// the end).
-  bool sameDim(mlir::Value a, int64_t i, mlir::Value b, int64_t j) const;
   /// The type of `value` with every dim the analysis knows to be constant made static (and an
   /// unranked type ranked when the rank is known); the element type is kept.
   mlir::Type getRefinedType(mlir::Value value) const;
