@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ArtifactRun.h"
 #include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
 #include "kiln/Executor/CpuExecutor.h"
@@ -33,6 +34,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 
 using namespace mlir;
 using namespace kiln::exec;
@@ -237,7 +240,31 @@ static std::string getOutputFileName(StringRef name) {
   return file + ".npy";
 }
 
+/// A compiled artifact (kiln-compile -o model.kiln) runs on the GPU through libkilnrt, with
+/// the artifact runner's own options (runtime/tools/kiln-run).
+static bool isArtifact(int argc, char **argv) {
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg(argv[i]);
+    if (arg.starts_with("-"))
+      continue;
+    if (arg.ends_with(".kiln"))
+      return true;
+    char magic[8] = {};
+    if (FILE *file = std::fopen(argv[i], "rb")) {
+      size_t read = std::fread(magic, 1, sizeof(magic), file);
+      std::fclose(file);
+      static const char kArtifactMagic[8] = {'\x89', 'K', 'I', 'L', 'N', '\r', '\n', '\x1a'};
+      if (read == sizeof(magic) && std::memcmp(magic, kArtifactMagic, sizeof(magic)) == 0)
+        return true;
+    }
+    return false;
+  }
+  return false;
+}
+
 int main(int argc, char **argv) {
+  if (isArtifact(argc, argv))
+    return kilnRunArtifactMain(argc, argv);
   llvm::InitLLVM initLLVM(argc, argv);
   registerTransformsPasses();
   kiln::registerKilnPasses();

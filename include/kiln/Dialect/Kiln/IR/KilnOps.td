@@ -1,7 +1,7 @@
 //===- KilnOps.td - all kiln ops ---------------------------*- tablegen -*-===//
 //
-// The single entry point for TableGen: the dialect, its types and attributes, and the three op
-// families (graph, transformer, structure).
+// The single entry point for TableGen: the dialect, its types and attributes, and the four op
+// families (graph, transformer, structure, launch plan).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,5 +14,6 @@ include "kiln/Dialect/Kiln/IR/KilnTypes.td"
 include "kiln/Dialect/Kiln/IR/KilnGraphOps.td"
 include "kiln/Dialect/Kiln/IR/KilnTransformerOps.td"
 include "kiln/Dialect/Kiln/IR/KilnStructureOps.td"
+include "kiln/Dialect/Kiln/IR/KilnLaunchOps.td"
 
 #endif // KILN_DIALECT_KILN_IR_KILNOPS_TD

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs Kiln's GPU integration tests on the GPU machine (the device tool), from the repository
+# root. That machine has CUDA, cmake, ninja and python3 but no LLVM/MLIR, so:
+#  - the runtime (libkilnrt, kiln-run) is built there from runtime/ (no MLIR dependency);
+#  - kiln-compile comes as a static binary, .device/kiln-compile.xz, made here by
+#    scripts/build-device-compiler.sh;
+#  - lit comes as .device/lit (a copy of LLVM's lit package, made by scripts/device/prepare.sh).
+# Usage: scripts/device/run-integration.sh [lit args...]   (default: test/Integration)
+# With KILN_SANITIZER set, every GPU run is wrapped in it (compute-sanitizer).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+build=build-rt
+
+echo "== runtime (standalone build) =="
+cmake -G Ninja -S runtime -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
+ninja -C "$build" >/dev/null || { ninja -C "$build"; exit 1; }
+
+if [ -f .device/kiln-compile.xz ] && [ ! -x "$build/bin/kiln-compile" -o .device/kiln-compile.xz -nt "$build/bin/kiln-compile" ]; then
+  python3 - <<'PY' || exit 1
+import lzma, shutil
+with lzma.open(".device/kiln-compile.xz") as src, open("build-rt/bin/kiln-compile", "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  chmod +x "$build/bin/kiln-compile"
+fi
+
+mkdir -p /tmp/kiln-lit/test/Integration
+cat > /tmp/kiln-lit/test/lit.site.cfg.py <<PY
+import shutil
+config.llvm_tools_dir = ""
+config.kiln_tools_dir = "$root/$build/bin"
+config.kiln_src_root = "$root"
+config.kiln_obj_root = "/tmp/kiln-lit"
+config.python_executable = "python3"
+config.ptxas_executable = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
+import lit.llvm
+lit.llvm.initialize(lit_config, config)
+lit_config.load_config(config, "$root/test/lit.cfg.py")
+PY
+if [ $# -eq 0 ]; then set -- /tmp/kiln-lit/test/Integration; fi
+PYTHONPATH="$root/.device/lit" python3 -c "from lit.main import main; main()" -v "$@"
