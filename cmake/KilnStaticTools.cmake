@@ -11,7 +11,8 @@
 
 # The tests need kiln-opt, kiln-run and GoogleTest builds that this configuration is not for.
 if(NOT DEFINED KILN_BUILD_TESTS OR KILN_BUILD_TESTS)
-  message(STATUS "KILN_STATIC_TOOLS: setting KILN_BUILD_TESTS=OFF (static builds are for kiln-compile)")
+  message(STATUS "KILN_STATIC_TOOLS: setting KILN_BUILD_TESTS=OFF (the static build is for "
+                 "kiln-compile)")
   set(KILN_BUILD_TESTS OFF CACHE BOOL "Build Kiln's lit and unit tests" FORCE)
 endif()
 
@@ -58,7 +59,8 @@ if(KILN_STATIC_LLD)
   endif()
   message(STATUS "KILN_STATIC_TOOLS: linking with ${KILN_STATIC_LLD}")
 else()
-  message(STATUS "KILN_STATIC_TOOLS: no ld.lld in ${KILN_LLVM_PREFIX}/bin (lld-22); using the default linker")
+  message(STATUS "KILN_STATIC_TOOLS: no ld.lld in ${KILN_LLVM_PREFIX}/bin (lld-22); "
+                 "using the default linker")
 endif()
 
 add_library(KilnStaticMLIRLLVM INTERFACE)
@@ -90,7 +92,8 @@ find_file(KILN_ONNX_ML_PROTO onnx-ml.proto
           REQUIRED DOC "ONNX-ML schema (python3-onnx) for the static onnx_proto")
 set(_kiln_onnx_gen "${CMAKE_BINARY_DIR}/onnx_proto")
 file(READ "${KILN_ONNX_ML_PROTO}" _kiln_onnx_schema)
-string(REGEX REPLACE "\noption optimize_for = LITE_RUNTIME;" "" _kiln_onnx_schema "${_kiln_onnx_schema}")
+string(REGEX REPLACE "\noption optimize_for = LITE_RUNTIME;" "" _kiln_onnx_schema
+       "${_kiln_onnx_schema}")
 file(CONFIGURE OUTPUT "${_kiln_onnx_gen}/proto/onnx/onnx-ml.proto" CONTENT "${_kiln_onnx_schema}"
      @ONLY)
 add_custom_command(

@@ -17,7 +17,10 @@ config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%kiln_src", config.kiln_src_root))
 config.substitutions.append(("%kiln_bin", config.kiln_tools_dir))
 
-llvm_config.use_default_substitutions()
+# The GPU machine runs only test/Integration, with no LLVM tools (scripts/device/
+# run-integration.sh sets kiln_runtime_only): no FileCheck/not/count there.
+if not getattr(config, "kiln_runtime_only", False):
+    llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.kiln_tools_dir, config.llvm_tools_dir]

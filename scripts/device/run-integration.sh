@@ -2,8 +2,8 @@
 # Runs Kiln's GPU integration tests on the GPU machine (the device tool), from the repository
 # root. That machine has CUDA, cmake, ninja and python3 but no LLVM/MLIR, so:
 #  - the runtime (libkilnrt, kiln-run) is built there from runtime/ (no MLIR dependency);
-#  - kiln-compile comes as a static binary, .device/kiln-compile.xz, made here by
-#    scripts/build-device-compiler.sh;
+#  - kiln-compile comes as a static binary, .device/kiln-compile.xz (or $KILN_DEVICE_COMPILER),
+#    made here by scripts/build-device-compiler.sh;
 #  - lit comes as .device/lit (a copy of LLVM's lit package, made by scripts/device/prepare.sh).
 # Usage: scripts/device/run-integration.sh [lit args...]   (default: test/Integration)
 # With KILN_SANITIZER set, every GPU run is wrapped in it (compute-sanitizer).
@@ -16,10 +16,11 @@ echo "== runtime (standalone build) =="
 cmake -G Ninja -S runtime -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
 ninja -C "$build" >/dev/null || { ninja -C "$build"; exit 1; }
 
-if [ -f .device/kiln-compile.xz ] && [ ! -x "$build/bin/kiln-compile" -o .device/kiln-compile.xz -nt "$build/bin/kiln-compile" ]; then
-  python3 - <<'PY' || exit 1
-import lzma, shutil
-with lzma.open(".device/kiln-compile.xz") as src, open("build-rt/bin/kiln-compile", "wb") as dst:
+compiler="${KILN_DEVICE_COMPILER:-.device/kiln-compile.xz}"
+if [ -f "$compiler" ] && [ ! -x "$build/bin/kiln-compile" -o "$compiler" -nt "$build/bin/kiln-compile" ]; then
+  python3 - "$compiler" "$build/bin/kiln-compile" <<'PY' || exit 1
+import lzma, shutil, sys
+with lzma.open(sys.argv[1]) as src, open(sys.argv[2], "wb") as dst:
     shutil.copyfileobj(src, dst)
 PY
   chmod +x "$build/bin/kiln-compile"
@@ -29,6 +30,7 @@ mkdir -p /tmp/kiln-lit/test/Integration
 cat > /tmp/kiln-lit/test/lit.site.cfg.py <<PY
 import shutil
 config.llvm_tools_dir = ""
+config.kiln_runtime_only = True
 config.kiln_tools_dir = "$root/$build/bin"
 config.kiln_src_root = "$root"
 config.kiln_obj_root = "/tmp/kiln-lit"

@@ -6,16 +6,25 @@
 // in f32, and never materialise the [q_len, kv_len] scores:
 //
 // * `attention_mma_*` (f16/bf16 storage, head_dim % 16 == 0 and <= 128, v_head_dim % 8 == 0 and
-//   <= 128): 4 warps, a block owns BLOCK_M = 64 query rows (16 per warp) and walks the keys in
-//   tiles of BLOCK_N = 64. Q K^T and P V are `nvgpu.mma.sync` m16n8k16 with f32 accumulation;
-//   Q's A fragments stay in registers for the whole kernel, P is converted to f16/bf16 in
-//   registers (the accumulator layout of two n-tiles of S is the A layout of one k-step of P).
-//   Shared memory: K tile [64][D + 8] and V tile [64][Dv + 8] in the storage type (rows padded
-//   by 16 bytes against bank conflicts); Q is staged through the K tile once.
+//   <= 128): 4 warps; a block owns BLOCK_M = 64 query rows (16 per warp) and walks the keys in
+//   tiles of BLOCK_N = 64. Q K^T and P V are `nvvm.mma.sync` m16n8k16 (f16 or bf16 in, f32
+//   accumulate). Q's A fragments stay in registers for the whole kernel; K's B fragments come
+//   from `ldmatrix.x4`, V's from `ldmatrix.x4.trans`; P is converted to f16/bf16 in registers
+//   (the accumulator layout of two n-tiles of S is the A layout of one k-step of P). K/V tiles
+//   are double-buffered: tile i + 1 arrives through cp.async (16-byte copies, zero-filled past
+//   kv_len) while tile i is computed. Shared memory: 2 stages x (K [64][D + 8] + V [64][Dv + 8])
+//   in the storage type (rows padded by 16 bytes: ldmatrix rows hit distinct banks); Q is
+//   staged once through stage 1. 20 KiB for D = 32, 36 KiB for 64, 68 KiB for 128.
 // * `attention_simt_*` (any storage, head_dim and v_head_dim <= 256): 4 warps, each owning R
-//   query rows (R = 4, 2 above head_dim 128); a lane owns one key of each BLOCK_N = 32 key tile
-//   for the scores and ceil(Dv / 32) output columns for P V (P broadcast with shuffles). Shared
-//   memory (f32): Q [4R][D], K [32][D + 1] (padded: lane j reads row j), V [32][32 * ceil(Dv/32)].
+//   query rows (R = 4, 2 above 128); per tile of BLOCK_N = 32 keys a lane computes the scores
+//   of one key (K rows padded to D + 1 floats: conflict-free), the warp reduces max / sum with
+//   shuffles, and for P V a lane owns ceil(Dv / 32) output columns, P broadcast by shuffles.
+//   Shared memory (f32): Q [4R][D], K [32][D + 1], V [32][32 ceil(Dv / 32)]: 10 KiB for
+//   D = 32, 40 KiB for 128, 72 KiB for 256. e^x compensates the rounding of x log2(e), as the
+//   f32 reference comparisons run this kernel.
+//
+// e^x is 2^(x log2 e) with the hardware's ex2.approx (one MUFU instruction, as in
+// FlashAttention), not the polynomial of kiln-approximate-math.
 //
 // Rows of a block are (query, head of the KV group) pairs, query-major: row r of the problem
 // is query r / group of query head kv_head * group + r % group. A block therefore serves all the
@@ -48,7 +57,6 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/Format.h"
 
 #include <cmath>
 #include <cstring>
@@ -121,6 +129,9 @@ std::string floatBits(float value) {
 struct KB {
   OpBuilder &b;
   Location loc;
+  /// exp() with the rounding error of x * log2(e) compensated (~2 ulp instead of ~|x| ulp);
+  /// the f32 SIMT kernel, which the f32 reference comparisons run, uses it.
+  bool accurateExp = false;
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value i32(int32_t v) { return arith::ConstantIntOp::create(b, loc, v, 32); }
@@ -158,14 +169,29 @@ struct KB {
   Value divf(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
   Value fma(Value x, Value y, Value z) { return math::FmaOp::create(b, loc, x, y, z); }
   Value maxf(Value x, Value y) { return arith::MaximumFOp::create(b, loc, x, y); }
-  /// e^x through the hardware's 2^x (ex2.approx.ftz, a few ulp; as FlashAttention does):
-  /// one instruction instead of a polynomial, exact 0 for -inf.
-  Value exp(Value x) {
-    Value scaled = mul(x, f32(1.4426950408889634));
+  /// 2^x: the hardware's ex2.approx.ftz (2 ulp; 0 for -inf and below 2^-126).
+  Value exp2(Value x) {
     return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
                                          b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f32"),
-                                         ValueRange{scaled})
+                                         ValueRange{x})
         .getResult(0);
+  }
+  /// e^x = 2^(x log2 e), one MUFU instruction instead of a polynomial, as FlashAttention does.
+  /// The product x * log2(e) has a rounding error of up to |x| 2^-24 relative; `accurateExp`
+  /// adds it back: hi + lo = x log2(e) with lo from an FMA, e^x = 2^hi (1 + lo ln 2).
+  Value exp(Value x) {
+    if (!accurateExp)
+      return exp2(mul(x, f32(1.4426950408889634)));
+    constexpr double log2eExact = 1.4426950408889634;
+    constexpr float log2e = static_cast<float>(log2eExact); // rounded to f32
+    constexpr double log2eLow = log2eExact - static_cast<double>(log2e);
+    // Below -104 the result flushes to 0 anyway; the clamp keeps -inf out of the FMAs.
+    Value clamped = maxf(x, f32(-104.0));
+    Value hi = mul(clamped, f32(log2e));
+    Value lo = fma(clamped, f32(log2e), arith::NegFOp::create(b, loc, hi));
+    lo = fma(clamped, f32(log2eLow), lo);
+    Value power = exp2(hi);
+    return fma(power, mul(lo, f32(0.6931471805599453)), power);
   }
   /// tanh(x) = sign(x) (1 - e^-2|x|) / (1 + e^-2|x|) (absolute error ~1e-7).
   Value tanh(Value x) {
@@ -236,7 +262,7 @@ SmallVector<Value> forLoop(KB &kb, Value lb, Value ub, Value step, ValueRange in
   auto loop = scf::ForOp::create(
       kb.b, kb.loc, lb, ub, step, inits,
       [&](OpBuilder &nb, Location nl, Value iv, ValueRange args) {
-        KB inner{nb, nl};
+        KB inner{nb, nl, kb.accurateExp};
         SmallVector<Value> results = body(inner, iv, args);
         scf::YieldOp::create(nb, nl, results);
       });
@@ -258,11 +284,11 @@ SmallVector<Value> ifElse(KB &kb, Value cond, function_ref<SmallVector<Value>(KB
   auto op = scf::IfOp::create(
       kb.b, kb.loc, cond,
       [&](OpBuilder &nb, Location nl) {
-        KB inner{nb, nl};
+        KB inner{nb, nl, kb.accurateExp};
         scf::YieldOp::create(nb, nl, thenFn(inner));
       },
       [&](OpBuilder &nb, Location nl) {
-        KB inner{nb, nl};
+        KB inner{nb, nl, kb.accurateExp};
         scf::YieldOp::create(nb, nl, elseFn(inner));
       });
   return SmallVector<Value>(op.getResults());
@@ -270,7 +296,7 @@ SmallVector<Value> ifElse(KB &kb, Value cond, function_ref<SmallVector<Value>(KB
 
 void ifThen(KB &kb, Value cond, function_ref<void(KB &)> thenFn) {
   scf::IfOp::create(kb.b, kb.loc, cond, [&](OpBuilder &nb, Location nl) {
-    KB inner{nb, nl};
+    KB inner{nb, nl, kb.accurateExp};
     thenFn(inner);
     scf::YieldOp::create(nb, nl);
   });
@@ -489,12 +515,12 @@ void copyTile(KB &kb, Value tid, int64_t numThreads, Value source, Value target,
   scf::IfOp::create(
       kb.b, kb.loc, vectorOk,
       [&](OpBuilder &nb, Location nl) {
-        KB inner{nb, nl};
+        KB inner{nb, nl, kb.accurateExp};
         vectorCopy(inner);
         scf::YieldOp::create(nb, nl);
       },
       [&](OpBuilder &nb, Location nl) {
-        KB inner{nb, nl};
+        KB inner{nb, nl, kb.accurateExp};
         scalarCopy(inner);
         scf::YieldOp::create(nb, nl);
       });
@@ -546,7 +572,7 @@ SimtTiling simtTiling(const AttentionSpec &spec) {
 }
 
 void buildSimtBody(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel, const AttentionSpec &spec) {
-  KB kb{b, loc};
+  KB kb{b, loc, /*accurateExp=*/true};
   SimtTiling tiling = simtTiling(spec);
   const int64_t D = spec.headDim, Dv = spec.vHeadDim, R = tiling.rowsPerWarp;
   const int64_t T = tiling.vTiles;

@@ -4,8 +4,8 @@
 // semantics (lib/Executor/ShapeKernels.cpp, IndexingKernels.cpp, ReductionKernels.cpp):
 //
 // - views, no kernel: Reshape, Flatten, Squeeze, Unsqueeze (their shape/axes operands are not
-//   lowered: the result dims come from the symbolic shape analysis), and the Transposes,
-//   Expands, Concats and Splits that turn out not to move anything;
+//   lowered), and the Transposes, Expands, Concats and Splits that turn out not to move
+//   anything;
 // - a strided copy (`out[i] = in[base + sum_d idx_d * stride_d]`): Transpose that keeps the
 //   innermost dim (and, at 1 element per thread, any other), Slice, Expand. Adjacent dims that
 //   stay contiguous are merged first, static unit dims dropped; where the innermost run is
@@ -18,9 +18,15 @@
 //   pieces allow it; Gather (vectorised rows: embedding lookup), GatherElements, GatherND,
 //   ScatterND, Trilu, CumSum (one thread per scan line), Range, Shape, Size, ConstantOfShape.
 //
+// Result dims are computed on the host from the operands' dims and constant operands wherever
+// the op allows it (Flatten's `seq * 4`, Concat's `past + seq`, Split's `ceil(seq / 2)` are no
+// expressions of the symbolic shape analysis); the analysis gives the rest (Slice with ends from
+// a Shape, Range, ConstantOfShape).
+//
 // Kernels that only move elements take their buffers as signless integers of the element's
 // width (`memref<?xi16>` for f16 and bf16 alike), so one kernel serves every type of a width.
-// Out-of-range gather indices read zeros (the CPU executor reports an error instead).
+// Out-of-range gather indices read zeros and out-of-range scatter indices are skipped (the CPU
+// executor reports an error instead).
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,7 +42,6 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/Support/Format.h"
 
 #include <numeric>
 
@@ -138,6 +143,18 @@ LogicalResult checkRanked(Operation *op, ValueRange values) {
   return success();
 }
 
+/// The host tensor of `value` with element type `element`: converted when its storage type
+/// differs (a value kept in f32, e.g. rotary angles, feeding an f16 result, or the reverse).
+Value tensorAs(KernelEmitter &emitter, Value value, Type element, Operation *user) {
+  Value hostTensor = emitter.tensor(value);
+  if (!hostTensor || cast<RankedTensorType>(hostTensor.getType()).getElementType() == element)
+    return hostTensor;
+  FailureOr<SmallVector<Value>> dims = emitter.dims(value, user);
+  if (failed(dims))
+    return {};
+  return emitter.convert(hostTensor, *dims, element);
+}
+
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank) {
   if (axis < -rank || axis >= rank)
     return std::nullopt;
@@ -177,6 +194,14 @@ struct Host {
     return arith::MaxSIOp::create(emitter.host(), emitter.loc(), a, b);
   }
   Value clamp(Value v, Value lo, Value hi) { return max(min(v, hi), lo); }
+  /// ceil(a / divisor) for a signed `a` and a positive divisor.
+  Value ceilDivSigned(Value a, int64_t divisor) {
+    if (auto ca = constantOf(a))
+      return c(*ca > 0 ? (*ca - 1) / divisor + 1 : -(-*ca / divisor));
+    if (divisor == 1)
+      return a;
+    return arith::CeilDivSIOp::create(emitter.host(), emitter.loc(), a, c(divisor));
+  }
   /// Row-major strides of `dims`.
   SmallVector<Value> strides(ArrayRef<Value> dims) {
     SmallVector<Value> result(dims.size());
@@ -310,8 +335,7 @@ struct Dev {
     auto type = VectorType::get({width}, element);
     Value splat = vector::BroadcastOp::create(b, loc, type, zeroValue);
     vector::StoreOp::create(b, loc, splat, target, ValueRange{targetIndex},
-                            /*nontemporal=*/false,
-                            llvm::MaybeAlign(width * elementBytes(element)));
+                            /*nontemporal=*/false, llvm::MaybeAlign(width * elementBytes(element)));
   }
   void ifThen(Value condition, function_ref<void(OpBuilder &, Location)> then) {
     scf::IfOp::create(b, loc, condition, [&](OpBuilder &nested, Location nestedLoc) {
@@ -358,7 +382,7 @@ Grid linearGrid(KernelEmitter &emitter, Value count, int64_t width = 1) {
 }
 
 /// The largest vector width (elements of `bytes` each, at most 16 bytes) dividing every known
-/// value in `constants`; 1 when a value in `mustBeOne` is not the constant 1.
+/// value of `multiples` (the unknown ones are checked at run time).
 int64_t chooseWidth(int64_t bytes, ArrayRef<std::optional<int64_t>> multiples) {
   for (int64_t width = kVectorBytes / bytes; width > 1; width /= 2) {
     bool fits = llvm::all_of(multiples, [&](const std::optional<int64_t> &value) {
@@ -385,8 +409,8 @@ struct StridedDim {
 
 /// out[i] = in[base + sum_d idx_d * stride_d], idx the row-major multi-index of i in the
 /// output dims: a fresh tensor of `resultType`/`resultDims` (same element count).
-Value emitStridedCopy(KernelEmitter &emitter, Value source, ArrayRef<StridedDim> layout,
-                      Value base, RankedTensorType resultType, ArrayRef<Value> resultDims) {
+Value emitStridedCopy(KernelEmitter &emitter, Value source, ArrayRef<StridedDim> layout, Value base,
+                      RankedTensorType resultType, ArrayRef<Value> resultDims) {
   Host host{emitter};
   // Drop unit dims (their stride is never used), then merge contiguous neighbours.
   SmallVector<StridedDim> kept;
@@ -404,8 +428,8 @@ Value emitStridedCopy(KernelEmitter &emitter, Value source, ArrayRef<StridedDim>
       StridedDim &last = dims.back();
       auto stride = constantOf(last.stride), size = constantOf(dim.size),
            inner = constantOf(dim.stride);
-      bool contiguous = last.contiguousWithNext ||
-                        (stride && size && inner && *stride == *size * *inner);
+      bool contiguous =
+          last.contiguousWithNext || (stride && size && inner && *stride == *size * *inner);
       if (contiguous) {
         last = {host.mul(last.size, dim.size), dim.stride, dim.contiguousWithNext};
         continue;
@@ -444,8 +468,8 @@ Value emitStridedCopy(KernelEmitter &emitter, Value source, ArrayRef<StridedDim>
     width = chooseWidth(bytes, multiples);
   }
 
-  std::string name = "strided_copy_" + typeName(bits) + "_v" + std::to_string(width) +
-                     params.signature();
+  std::string name =
+      "strided_copy_" + typeName(bits) + "_v" + std::to_string(width) + params.signature();
   BlockSize block = {kThreads, 1, 1};
   gpu::GPUFuncOp kernel = emitter.getOrCreateKernel(
       name, {bits}, {bits}, params.numScalars(), block,
@@ -616,8 +640,7 @@ std::optional<SmallVector<Value>> viewDims(Operation *op, KernelEmitter &emitter
           if (dim)
             known.push_back(dim);
         Value knownCount = emitter.product(known, 0, known.size());
-        dims[*inferred] =
-            arith::DivUIOp::create(emitter.host(), emitter.loc(), total, knownCount);
+        dims[*inferred] = arith::DivUIOp::create(emitter.host(), emitter.loc(), total, knownCount);
       }
     }
     return dims;
@@ -633,10 +656,10 @@ LogicalResult lowerView(Operation *op, KernelEmitter &emitter) {
   FailureOr<SmallVector<Value>> inDims = emitter.dims(input, op);
   if (failed(inDims))
     return failure();
-  Value source = emitter.tensor(input);
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value source = tensorAs(emitter, input, resultType.getElementType(), op);
   if (!source)
     return failure();
-  RankedTensorType resultType = emitter.storageTensorType(result);
   std::optional<SmallVector<Value>> dims = viewDims(op, emitter, *inDims);
   if (!dims || static_cast<int64_t>(dims->size()) != resultType.getRank()) {
     FailureOr<SmallVector<Value>> analysed = emitter.dims(result, op);
@@ -686,10 +709,9 @@ Value emitTiledTranspose(KernelEmitter &emitter, Value source, ArrayRef<Value> i
   gpu::GPUFuncOp kernel = emitter.getOrCreateKernel(
       name, {bits}, {bits}, params.numScalars(), block,
       [&](OpBuilder &b, Location loc, gpu::GPUFuncOp f) {
-        auto workgroup =
-            gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-        auto tileType = MemRefType::get({kTile, kTile + 1}, bits, MemRefLayoutAttrInterface(),
-                                        workgroup);
+        auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+        auto tileType =
+            MemRefType::get({kTile, kTile + 1}, bits, MemRefLayoutAttrInterface(), workgroup);
         Value tile = f.addWorkgroupAttribution(tileType, loc);
         Dev m{b, loc};
         SmallVector<Value> dims = params.materialize(b, loc, f, 2);
@@ -770,14 +792,17 @@ LogicalResult lowerTranspose(Operation *op, KernelEmitter &emitter) {
   FailureOr<SmallVector<Value>> inDims = emitter.dims(input, op);
   if (failed(inDims))
     return failure();
-  FailureOr<SmallVector<Value>> resultDims = emitter.dims(result, op);
-  if (failed(resultDims))
-    return failure();
-  Value source = emitter.tensor(input);
+  if (static_cast<int64_t>(perm.size()) != static_cast<int64_t>(inDims->size()))
+    return op->emitError() << "GPU lowering of " << op->getName()
+                           << ": 'perm' does not match the rank";
+  SmallVector<Value> resultDims;
+  for (int64_t p : perm)
+    resultDims.push_back((*inDims)[p]);
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value source = tensorAs(emitter, input, resultType.getElementType(), op);
   if (!source)
     return failure();
   Host host{emitter};
-  RankedTensorType resultType = emitter.storageTensorType(result);
 
   // Drop unit dims, then merge input dims that stay adjacent and in order in the output.
   int64_t rank = inDims->size();
@@ -814,7 +839,7 @@ LogicalResult lowerTranspose(Operation *op, KernelEmitter &emitter) {
                                [](auto entry) { return entry.value() == (int64_t)entry.index(); });
   if (identity) {
     // Only unit dims move: the same elements in the same order.
-    emitter.setResult(result, emitter.view(source, resultType, *resultDims));
+    emitter.setResult(result, emitter.view(source, resultType, resultDims));
     return success();
   }
 
@@ -824,9 +849,8 @@ LogicalResult lowerTranspose(Operation *op, KernelEmitter &emitter) {
     auto c = constantOf(dim);
     return c && *c < 16;
   };
-  if (innermost != merged - 1 && !small(mergedDims[merged - 1]) &&
-      !small(mergedDims[innermost])) {
-    output = emitTiledTranspose(emitter, source, mergedDims, mergedPerm, resultType, *resultDims);
+  if (innermost != merged - 1 && !small(mergedDims[merged - 1]) && !small(mergedDims[innermost])) {
+    output = emitTiledTranspose(emitter, source, mergedDims, mergedPerm, resultType, resultDims);
   } else {
     // Rows of the innermost dim are contiguous in both (or, with a moved innermost dim of a
     // few elements, one element per thread).
@@ -834,7 +858,7 @@ LogicalResult lowerTranspose(Operation *op, KernelEmitter &emitter) {
     SmallVector<StridedDim> layout;
     for (int64_t j = 0; j < merged; ++j)
       layout.push_back({mergedDims[mergedPerm[j]], inStrides[mergedPerm[j]], false});
-    output = emitStridedCopy(emitter, source, layout, host.c(0), resultType, *resultDims);
+    output = emitStridedCopy(emitter, source, layout, host.c(0), resultType, resultDims);
   }
   emitter.setResult(result, output);
   return success();
@@ -869,22 +893,23 @@ LogicalResult lowerSlice(Operation *op, KernelEmitter &emitter) {
       return unsupported(op, "non-constant 'steps'");
     steps = *constant;
   }
-  if (axes.size() != count || steps.size() != count)
+  // Constant ends give the sizes here; other ends (`seq` from a Shape) leave them to the shape
+  // analysis.
+  std::optional<SmallVector<int64_t>> ends = constantInts(slice.getEnds());
+  if (axes.size() != count || steps.size() != count || (ends && ends->size() != count))
     return op->emitError() << "GPU lowering of " << op->getName()
-                           << ": starts, axes and steps have different lengths";
+                           << ": starts, ends, axes and steps have different lengths";
 
   FailureOr<SmallVector<Value>> inDims = emitter.dims(input, op);
   if (failed(inDims))
     return failure();
-  FailureOr<SmallVector<Value>> outDims = emitter.dims(result, op);
-  if (failed(outDims))
-    return failure();
   int64_t rank = inDims->size();
-  if (static_cast<int64_t>(outDims->size()) != rank)
+  if (cast<RankedTensorType>(result.getType()).getRank() != rank)
     return op->emitError() << "GPU lowering of " << op->getName()
                            << ": the result rank differs from the data's";
   Host host{emitter};
-  SmallVector<Value> starts0(rank, host.c(0));
+  SmallVector<Value> outDims(*inDims);
+  SmallVector<Value> begins(rank, host.c(0));
   SmallVector<int64_t> stepOf(rank, 1);
   SmallVector<bool> sliced(rank, false);
   for (size_t i = 0; i < count; ++i) {
@@ -895,36 +920,50 @@ LogicalResult lowerSlice(Operation *op, KernelEmitter &emitter) {
     if (steps[i] == 0)
       return op->emitError() << "GPU lowering of " << op->getName()
                              << ": 'steps' must not contain 0";
+    // A step of 2^31 or more takes one element of any dim this compiles for: bounding it
+    // keeps the stride arithmetic from overflowing.
+    constexpr int64_t kMaxStep = int64_t(1) << 31;
+    int64_t step = std::clamp<int64_t>(steps[i], -kMaxStep, kMaxStep);
     sliced[*axis] = true;
-    stepOf[*axis] = steps[i];
-    // As the executor: negative starts count from the back, then the start is clamped to
-    // [0, dim] (forward) or [-1, dim - 1] (backward). The ends are not needed: the result dims
-    // (from the shape analysis) give the sizes.
+    stepOf[*axis] = step;
+    // As the executor: negative starts/ends count from the back, then both are clamped to
+    // [0, dim] (forward) or [-1, dim - 1] (backward).
     Value dim = (*inDims)[*axis];
-    int64_t start = (*starts)[i];
-    Value begin = start < 0 ? host.add(dim, host.c(start)) : host.c(start);
-    if (steps[i] > 0)
-      begin = host.clamp(begin, host.c(0), dim);
-    else
-      begin = host.clamp(begin, host.c(-1), host.sub(dim, host.c(1)));
-    starts0[*axis] = begin;
+    auto resolve = [&](int64_t index) {
+      Value position = index < 0 ? host.add(dim, host.c(index)) : host.c(index);
+      return step > 0 ? host.clamp(position, host.c(0), dim)
+                      : host.clamp(position, host.c(-1), host.sub(dim, host.c(1)));
+    };
+    Value begin = resolve((*starts)[i]);
+    begins[*axis] = begin;
+    if (ends) {
+      Value end = resolve((*ends)[i]);
+      Value span = step > 0 ? host.sub(end, begin) : host.sub(begin, end);
+      outDims[*axis] = host.max(host.ceilDivSigned(span, step > 0 ? step : -step), host.c(0));
+    }
+  }
+  if (!ends) {
+    FailureOr<SmallVector<Value>> analysed = emitter.dims(result, op);
+    if (failed(analysed))
+      return failure();
+    outDims = *analysed;
   }
   SmallVector<Value> inStrides = host.strides(*inDims);
   Value base = host.c(0);
   SmallVector<StridedDim> layout;
   for (int64_t d = 0; d < rank; ++d) {
     // A start past the end only happens with an empty result, where nothing is read.
-    base = host.add(base, host.mul(starts0[d], inStrides[d]));
+    base = host.add(base, host.mul(begins[d], inStrides[d]));
     Value stride = host.mul(inStrides[d], host.c(stepOf[d]));
     // dim d + 1 untouched and d walked with step 1: the two are one contiguous run.
     bool contiguous = d + 1 < rank && !sliced[d + 1] && stepOf[d] == 1;
-    layout.push_back({(*outDims)[d], stride, contiguous});
+    layout.push_back({outDims[d], stride, contiguous});
   }
-  Value source = emitter.tensor(input);
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value source = tensorAs(emitter, input, resultType.getElementType(), op);
   if (!source)
     return failure();
-  emitter.setResult(result, emitStridedCopy(emitter, source, layout, base,
-                                            emitter.storageTensorType(result), *outDims));
+  emitter.setResult(result, emitStridedCopy(emitter, source, layout, base, resultType, outDims));
   return success();
 }
 
@@ -940,17 +979,42 @@ LogicalResult lowerExpand(Operation *op, KernelEmitter &emitter) {
   FailureOr<SmallVector<Value>> inDims = emitter.dims(input, op);
   if (failed(inDims))
     return failure();
-  FailureOr<SmallVector<Value>> outDims = emitter.dims(result, op);
-  if (failed(outDims))
-    return failure();
+  // The result dims: the bidirectional broadcast of the input's and a constant 'shape' (a 1
+  // keeps the other side's dim); the shape analysis for a computed 'shape'.
+  std::optional<SmallVector<Value>> outDims;
+  if (std::optional<SmallVector<int64_t>> shape = constantInts(expand.getShape())) {
+    int64_t inRank = inDims->size(), shapeRank = shape->size();
+    int64_t outRank = std::max(inRank, shapeRank);
+    outDims.emplace();
+    for (int64_t d = 0; d < outRank; ++d) {
+      int64_t i = d - (outRank - inRank), j = d - (outRank - shapeRank);
+      Value inDim = i >= 0 ? (*inDims)[i] : Value();
+      std::optional<int64_t> requested =
+          j >= 0 ? std::optional<int64_t>((*shape)[j]) : std::nullopt;
+      if (requested && *requested < 0)
+        return op->emitError() << "GPU lowering of " << op->getName()
+                               << ": 'shape' has a negative dim";
+      if (!inDim || isConstant(inDim, 1))
+        outDims->push_back(emitter.index(requested.value_or(1)));
+      else if (!requested || *requested == 1)
+        outDims->push_back(inDim);
+      else
+        outDims->push_back(emitter.index(*requested));
+    }
+  } else {
+    FailureOr<SmallVector<Value>> analysed = emitter.dims(result, op);
+    if (failed(analysed))
+      return failure();
+    outDims = std::move(*analysed);
+  }
   int64_t inRank = inDims->size(), outRank = outDims->size();
   if (outRank < inRank)
     return op->emitError() << "GPU lowering of " << op->getName()
                            << ": the result has a lower rank than the input";
-  Value source = emitter.tensor(input);
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value source = tensorAs(emitter, input, resultType.getElementType(), op);
   if (!source)
     return failure();
-  RankedTensorType resultType = emitter.storageTensorType(result);
   int64_t lead = outRank - inRank;
   bool same = inRank == outRank;
   for (int64_t d = 0; same && d < inRank; ++d)
@@ -983,10 +1047,9 @@ LogicalResult lowerExpand(Operation *op, KernelEmitter &emitter) {
     }
   }
   for (int64_t d = 0; d + 1 < outRank; ++d)
-    layout[d].contiguousWithNext =
-        (kind[d] == 0 && kind[d + 1] == 0) ||
-        (kind[d] == 1 && kind[d + 1] == 1 && d + 1 - lead >= 0 &&
-         sameDim((*inDims)[d + 1 - lead], (*outDims)[d + 1]));
+    layout[d].contiguousWithNext = (kind[d] == 0 && kind[d + 1] == 0) ||
+                                   (kind[d] == 1 && kind[d + 1] == 1 && d + 1 - lead >= 0 &&
+                                    sameDim((*inDims)[d + 1 - lead], (*outDims)[d + 1]));
   emitter.setResult(result,
                     emitStridedCopy(emitter, source, layout, host.c(0), resultType, *outDims));
   return success();
@@ -1010,9 +1073,7 @@ void selectPiece(OpBuilder &b, Location loc, Value p, ArrayRef<Value> starts,
   Value end = m.add(starts[j], lengths[j]);
   m.ifThenElse(
       m.lt(p, end), [&](OpBuilder &b, Location loc) { body(b, loc, j, offset); },
-      [&](OpBuilder &b, Location loc) {
-        selectPiece(b, loc, p, starts, lengths, j + 1, body);
-      });
+      [&](OpBuilder &b, Location loc) { selectPiece(b, loc, p, starts, lengths, j + 1, body); });
 }
 
 /// The concat/split kernel: pieces of `lengths` (elements per outer index) along a row of
@@ -1096,6 +1157,8 @@ gpu::GPUFuncOp buildPiecesKernel(KernelEmitter &emitter, StringRef op, bool gath
 LogicalResult lowerConcat(Operation *op, KernelEmitter &emitter) {
   auto concat = cast<OnnxConcatOp>(op);
   Value result = concat.getConcatResult();
+  if (concat.getInputs().empty())
+    return op->emitError() << "GPU lowering of " << op->getName() << ": no inputs";
   if (failed(checkRanked(op, concat.getInputs())) || failed(checkRanked(op, {result})))
     return failure();
   // The result dims: the first input's, with the sum of the axis dims (`past + seq` is no
@@ -1104,17 +1167,17 @@ LogicalResult lowerConcat(Operation *op, KernelEmitter &emitter) {
   if (failed(firstDims))
     return failure();
   SmallVector<Value> resultDims = *firstDims;
-  SmallVector<Value> *outDims = &resultDims;
-  int64_t rank = outDims->size();
+  int64_t rank = resultDims.size();
   std::optional<int64_t> axis = normalizeAxis(static_cast<int64_t>(concat.getAxis()), rank);
   if (!axis)
     return op->emitError() << "GPU lowering of " << op->getName() << ": 'axis' is out of range";
   if (cast<RankedTensorType>(result.getType()).getRank() != rank)
     return op->emitError() << "GPU lowering of " << op->getName()
                            << ": the result rank differs from the inputs'";
-  Value inner = emitter.product(*outDims, *axis + 1, rank);
-  Value outer = emitter.product(*outDims, 0, *axis);
+  Value inner = emitter.product(resultDims, *axis + 1, rank);
+  Value outer = emitter.product(resultDims, 0, *axis);
   resultDims[*axis] = emitter.index(0);
+  RankedTensorType resultType = emitter.storageTensorType(result);
   SmallVector<Value> sources, lengths;
   for (Value input : concat.getInputs()) {
     FailureOr<SmallVector<Value>> dims = emitter.dims(input, op);
@@ -1127,22 +1190,22 @@ LogicalResult lowerConcat(Operation *op, KernelEmitter &emitter) {
     Value length = emitter.mul((*dims)[*axis], inner);
     if (isConstant(length, 0))
       continue; // contributes nothing (and need not be computed)
-    Value source = emitter.tensor(input);
+    Value source = tensorAs(emitter, input, resultType.getElementType(), op);
     if (!source)
       return failure();
     sources.push_back(source);
     lengths.push_back(length);
   }
-  RankedTensorType resultType = emitter.storageTensorType(result);
   if (sources.size() == 1) {
-    emitter.setResult(result, emitter.view(sources.front(), resultType, *outDims));
+    emitter.setResult(result, emitter.view(sources.front(), resultType, resultDims));
     return success();
   }
   Type bits = bitsType(resultType.getElementType());
-  Value count = emitter.product(*outDims, 0, rank);
+  Value count = emitter.product(resultDims, 0, rank);
   if (sources.empty()) {
     // An empty result: a launch of no blocks still gives it a buffer.
-    sources.push_back(emitter.tensor(concat.getInputs().front()));
+    sources.push_back(
+        tensorAs(emitter, concat.getInputs().front(), resultType.getElementType(), op));
     if (!sources.back())
       return failure();
     lengths.push_back(emitter.index(0));
@@ -1154,9 +1217,8 @@ LogicalResult lowerConcat(Operation *op, KernelEmitter &emitter) {
   gpu::GPUFuncOp kernel = buildPiecesKernel(emitter, "concat", /*gather=*/true, bits, params,
                                             outerIndex, lengthIndex, sources.size(), width);
   Value output = emitter
-                     .launch(kernel, sources, {ResultSpec{resultType, *outDims}},
-                             params.scalars(), linearGrid(emitter, count, width),
-                             {kThreads, 1, 1})
+                     .launch(kernel, sources, {ResultSpec{resultType, resultDims}},
+                             params.scalars(), linearGrid(emitter, count, width), {kThreads, 1, 1})
                      .front();
   emitter.setResult(result, output);
   return success();
@@ -1177,25 +1239,61 @@ LogicalResult lowerSplit(Operation *op, KernelEmitter &emitter) {
   Value source = emitter.tensor(input);
   if (!source)
     return failure();
+  Type sourceElement = cast<RankedTensorType>(source.getType()).getElementType();
   Value inner = emitter.product(*inDims, *axis + 1, rank);
   Value outer = emitter.product(*inDims, 0, *axis);
-  // The pieces' sizes along the axis are the results' dims (shape analysis), whatever the
-  // 'split' operand or num_outputs said.
+  // The pieces' sizes along the axis: a constant 'split' operand, or equal chunks of
+  // ceil(dim / n) with a smaller last one (computed on the host: ceil(seq / 2) is no
+  // shape-analysis expression); the shape analysis for a non-constant 'split'.
+  size_t pieces = split.getOutputs().size();
+  if (pieces == 0)
+    return op->emitError() << "GPU lowering of " << op->getName() << ": no results";
+  Host host{emitter};
+  SmallVector<Value> sizes;
+  if (Value splitValue = split.getSplit()) {
+    if (std::optional<SmallVector<int64_t>> constant = constantInts(splitValue)) {
+      if (constant->size() != pieces)
+        return op->emitError() << "GPU lowering of " << op->getName() << ": 'split' has "
+                               << constant->size() << " sizes for " << pieces << " results";
+      for (int64_t size : *constant)
+        sizes.push_back(host.c(size));
+    }
+  } else {
+    Value dim = (*inDims)[*axis];
+    Value chunk = emitter.ceilDiv(dim, pieces);
+    for (size_t j = 0; j + 1 < pieces; ++j)
+      sizes.push_back(chunk);
+    sizes.push_back(host.sub(dim, host.mul(chunk, host.c(pieces - 1))));
+  }
   SmallVector<ResultSpec> specs;
   SmallVector<Value> lengths;
-  for (Value output : split.getOutputs()) {
-    FailureOr<SmallVector<Value>> dims = emitter.dims(output, op);
-    if (failed(dims))
-      return failure();
-    if (static_cast<int64_t>(dims->size()) != rank)
+  for (auto [j, output] : llvm::enumerate(split.getOutputs())) {
+    if (cast<RankedTensorType>(output.getType()).getRank() != rank)
       return op->emitError() << "GPU lowering of " << op->getName()
                              << ": results of different ranks";
-    lengths.push_back(emitter.mul((*dims)[*axis], inner));
-    specs.push_back({emitter.storageTensorType(output), *dims});
+    SmallVector<Value> dims(*inDims);
+    if (!sizes.empty()) {
+      dims[*axis] = sizes[j];
+    } else {
+      FailureOr<SmallVector<Value>> analysed = emitter.dims(output, op);
+      if (failed(analysed))
+        return failure();
+      dims = *analysed;
+    }
+    lengths.push_back(emitter.mul(dims[*axis], inner));
+    // The kernel writes the input's storage type; outputs stored otherwise (kept in f32 or
+    // not) are converted after it.
+    RankedTensorType type = emitter.storageTensorType(output);
+    specs.push_back({RankedTensorType::get(type.getShape(), sourceElement), dims});
   }
+  auto finish = [&](Value output, Value hostTensor, const ResultSpec &spec) {
+    RankedTensorType type = emitter.storageTensorType(output);
+    if (type.getElementType() != sourceElement)
+      hostTensor = emitter.convert(hostTensor, spec.dims, type.getElementType());
+    emitter.setResult(output, emitter.view(hostTensor, type, spec.dims));
+  };
   if (specs.size() == 1) {
-    emitter.setResult(split.getOutputs()[0],
-                      emitter.view(source, specs[0].type, specs[0].dims));
+    finish(split.getOutputs()[0], emitter.view(source, specs[0].type, specs[0].dims), specs[0]);
     return success();
   }
   Type bits = bitsType(specs[0].type.getElementType());
@@ -1206,11 +1304,10 @@ LogicalResult lowerSplit(Operation *op, KernelEmitter &emitter) {
   int64_t width;
   gpu::GPUFuncOp kernel = buildPiecesKernel(emitter, "split", /*gather=*/false, bits, params,
                                             outerIndex, lengthIndex, specs.size(), width);
-  SmallVector<Value> outputs =
-      emitter.launch(kernel, {source}, specs, params.scalars(),
-                     linearGrid(emitter, count, width), {kThreads, 1, 1});
-  for (auto [result, output] : llvm::zip_equal(split.getOutputs(), outputs))
-    emitter.setResult(result, output);
+  SmallVector<Value> outputs = emitter.launch(kernel, {source}, specs, params.scalars(),
+                                              linearGrid(emitter, count, width), {kThreads, 1, 1});
+  for (auto [result, output, spec] : llvm::zip_equal(split.getOutputs(), outputs, specs))
+    finish(result, output, spec);
   return success();
 }
 
@@ -1240,20 +1337,21 @@ LogicalResult lowerGather(Operation *op, KernelEmitter &emitter) {
   FailureOr<SmallVector<Value>> indexDims = emitter.dims(indices, op);
   if (failed(indexDims))
     return failure();
-  FailureOr<SmallVector<Value>> outDims = emitter.dims(result, op);
-  if (failed(outDims))
-    return failure();
   int64_t rank = dataDims->size();
   std::optional<int64_t> axis = normalizeAxis(static_cast<int64_t>(gather.getAxis()), rank);
   if (!axis)
     return op->emitError() << "GPU lowering of " << op->getName() << ": 'axis' is out of range";
-  Value dataTensor = emitter.tensor(data);
+  // data.shape[:axis] + indices.shape + data.shape[axis + 1:]
+  SmallVector<Value> outDims(ArrayRef<Value>(*dataDims).take_front(*axis));
+  llvm::append_range(outDims, *indexDims);
+  llvm::append_range(outDims, ArrayRef<Value>(*dataDims).drop_front(*axis + 1));
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value dataTensor = tensorAs(emitter, data, resultType.getElementType(), op);
   if (!dataTensor)
     return failure();
   Value indexTensor = emitter.tensor(indices);
   if (!indexTensor)
     return failure();
-  RankedTensorType resultType = emitter.storageTensorType(result);
   Type bits = bitsType(resultType.getElementType());
   Type indexType = cast<RankedTensorType>(indexTensor.getType()).getElementType();
   int64_t bytes = elementBytes(bits);
@@ -1263,7 +1361,7 @@ LogicalResult lowerGather(Operation *op, KernelEmitter &emitter) {
   unsigned axisIndex = params.add((*dataDims)[*axis]);
   unsigned countIndex = params.add(emitter.product(*indexDims, 0, indexDims->size()));
   unsigned innerIndex = params.add(emitter.product(*dataDims, *axis + 1, rank));
-  Value total = emitter.product(*outDims, 0, outDims->size());
+  Value total = emitter.product(outDims, 0, outDims.size());
   unsigned totalIndex = params.add(total);
   int64_t width = chooseWidth(bytes, {params.constant(innerIndex)});
 
@@ -1298,7 +1396,9 @@ LogicalResult lowerGather(Operation *op, KernelEmitter &emitter) {
                 Value from = m.add(m.mul(m.add(m.mul(o, axisDim), position), inner), column);
                 m.copy(table, from, out, element, n);
               },
-              [&](OpBuilder &b, Location loc) { Dev{b, loc}.zero(out, element, n); });
+              [&](OpBuilder &b, Location loc) {
+                Dev{b, loc}.zero(out, element, n);
+              });
         };
         vectorOrScalarLoops(
             b, loc, width, vectorOk, p[totalIndex],
@@ -1307,11 +1407,10 @@ LogicalResult lowerGather(Operation *op, KernelEmitter &emitter) {
             },
             [&](OpBuilder &b, Location loc, Value i) { move(b, loc, i, 1); });
       });
-  Value output =
-      emitter
-          .launch(kernel, {dataTensor, indexTensor}, {ResultSpec{resultType, *outDims}},
-                  params.scalars(), linearGrid(emitter, total, width), block)
-          .front();
+  Value output = emitter
+                     .launch(kernel, {dataTensor, indexTensor}, {ResultSpec{resultType, outDims}},
+                             params.scalars(), linearGrid(emitter, total, width), block)
+                     .front();
   emitter.setResult(result, output);
   return success();
 }
@@ -1335,13 +1434,13 @@ LogicalResult lowerGatherElements(Operation *op, KernelEmitter &emitter) {
   std::optional<int64_t> axis = normalizeAxis(static_cast<int64_t>(gather.getAxis()), rank);
   if (!axis)
     return op->emitError() << "GPU lowering of " << op->getName() << ": 'axis' is out of range";
-  Value dataTensor = emitter.tensor(data);
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value dataTensor = tensorAs(emitter, data, resultType.getElementType(), op);
   if (!dataTensor)
     return failure();
   Value indexTensor = emitter.tensor(indices);
   if (!indexTensor)
     return failure();
-  RankedTensorType resultType = emitter.storageTensorType(result);
   Type bits = bitsType(resultType.getElementType());
   Type indexType = cast<RankedTensorType>(indexTensor.getType()).getElementType();
   KernelParams params;
@@ -1371,23 +1470,24 @@ LogicalResult lowerGatherElements(Operation *op, KernelEmitter &emitter) {
                 Dev m{b, loc};
                 m.copy(table, linearize(b, loc, index, dimsOfData), out, i, 1);
               },
-              [&](OpBuilder &b, Location loc) { Dev{b, loc}.zero(out, i, 1); });
+              [&](OpBuilder &b, Location loc) {
+                Dev{b, loc}.zero(out, i, 1);
+              });
         });
       });
-  Value output = emitter
-                     .launch(kernel, {dataTensor, indexTensor},
-                             {ResultSpec{resultType, *indexDims}}, params.scalars(),
-                             linearGrid(emitter, total), block)
-                     .front();
+  Value output =
+      emitter
+          .launch(kernel, {dataTensor, indexTensor}, {ResultSpec{resultType, *indexDims}},
+                  params.scalars(), linearGrid(emitter, total), block)
+          .front();
   emitter.setResult(result, output);
   return success();
 }
 
 /// The element offset in data [dims] of index tuple `t` (k indices from `indices[t * k]`),
 /// batch `batch` (its first `batchDims` dims), and whether every index was in range.
-std::pair<Value, Value> tupleOffset(OpBuilder &b, Location loc, Value indices, Value t,
-                                    Value batch, ArrayRef<Value> dims, int64_t batchDims,
-                                    int64_t k) {
+std::pair<Value, Value> tupleOffset(OpBuilder &b, Location loc, Value indices, Value t, Value batch,
+                                    ArrayRef<Value> dims, int64_t batchDims, int64_t k) {
   Dev m{b, loc};
   int64_t rank = dims.size();
   SmallVector<Value> strides(rank);
@@ -1425,32 +1525,31 @@ LogicalResult lowerGatherND(Operation *op, KernelEmitter &emitter) {
   FailureOr<SmallVector<Value>> indexDims = emitter.dims(indices, op);
   if (failed(indexDims))
     return failure();
-  FailureOr<SmallVector<Value>> outDims = emitter.dims(result, op);
-  if (failed(outDims))
-    return failure();
   int64_t rank = dataDims->size(), q = indexDims->size();
   if (batchDims < 0 || batchDims >= std::min(rank, q) || k < 1 || k > rank - batchDims)
     return op->emitError() << "GPU lowering of " << op->getName() << ": index tuples of length "
                            << k << " do not fit the data with batch_dims " << batchDims;
-  Value dataTensor = emitter.tensor(data);
+  // indices.shape[:-1] + data.shape[batch_dims + k:]
+  SmallVector<Value> outDims(ArrayRef<Value>(*indexDims).drop_back());
+  llvm::append_range(outDims, ArrayRef<Value>(*dataDims).drop_front(batchDims + k));
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value dataTensor = tensorAs(emitter, data, resultType.getElementType(), op);
   if (!dataTensor)
     return failure();
   Value indexTensor = emitter.tensor(indices);
   if (!indexTensor)
     return failure();
-  RankedTensorType resultType = emitter.storageTensorType(result);
   Type bits = bitsType(resultType.getElementType());
   int64_t bytes = elementBytes(bits);
   KernelParams params;
   unsigned dataIndex = params.addAll(*dataDims);
   unsigned perBatchIndex = params.add(emitter.product(*indexDims, batchDims, q - 1));
   unsigned sliceIndex = params.add(emitter.product(*dataDims, batchDims + k, rank));
-  Value total = emitter.product(*outDims, 0, outDims->size());
+  Value total = emitter.product(outDims, 0, outDims.size());
   unsigned totalIndex = params.add(total);
   int64_t width = chooseWidth(bytes, {params.constant(sliceIndex)});
   std::string name = "gather_nd_" + typeName(bits) + "_k" + std::to_string(k) + "_b" +
-                     std::to_string(batchDims) + "_v" + std::to_string(width) +
-                     params.signature();
+                     std::to_string(batchDims) + "_v" + std::to_string(width) + params.signature();
   BlockSize block = {kThreads, 1, 1};
   gpu::GPUFuncOp kernel = emitter.getOrCreateKernel(
       name, {bits, indexType.getElementType()}, {bits}, params.numScalars(), block,
@@ -1470,8 +1569,7 @@ LogicalResult lowerGatherND(Operation *op, KernelEmitter &emitter) {
           Dev m{b, loc};
           Value t = m.div(element, slice), within = m.rem(element, slice);
           Value batch = batchDims > 0 ? m.div(t, perBatch) : m.c(0);
-          std::pair<Value, Value> tuple =
-              tupleOffset(b, loc, tuples, t, batch, dims, batchDims, k);
+          std::pair<Value, Value> tuple = tupleOffset(b, loc, tuples, t, batch, dims, batchDims, k);
           Value offset = tuple.first;
           m.ifThenElse(
               tuple.second,
@@ -1479,7 +1577,9 @@ LogicalResult lowerGatherND(Operation *op, KernelEmitter &emitter) {
                 Dev m{b, loc};
                 m.copy(table, m.add(offset, within), out, element, n);
               },
-              [&](OpBuilder &b, Location loc) { Dev{b, loc}.zero(out, element, n); });
+              [&](OpBuilder &b, Location loc) {
+                Dev{b, loc}.zero(out, element, n);
+              });
         };
         vectorOrScalarLoops(
             b, loc, width, vectorOk, p[totalIndex],
@@ -1488,11 +1588,10 @@ LogicalResult lowerGatherND(Operation *op, KernelEmitter &emitter) {
             },
             [&](OpBuilder &b, Location loc, Value i) { move(b, loc, i, 1); });
       });
-  Value output =
-      emitter
-          .launch(kernel, {dataTensor, indexTensor}, {ResultSpec{resultType, *outDims}},
-                  params.scalars(), linearGrid(emitter, total, width), block)
-          .front();
+  Value output = emitter
+                     .launch(kernel, {dataTensor, indexTensor}, {ResultSpec{resultType, outDims}},
+                             params.scalars(), linearGrid(emitter, total, width), block)
+                     .front();
   emitter.setResult(result, output);
   return success();
 }
@@ -1510,8 +1609,8 @@ enum class ScatterReduction { None, Add, Mul, Max, Min };
 /// scatters of exported graphs (cache writes, masks).
 LogicalResult lowerScatterND(Operation *op, KernelEmitter &emitter) {
   auto scatter = cast<OnnxScatterNDOp>(op);
-  Value data = scatter.getData(), indices = scatter.getIndices(),
-        updates = scatter.getUpdates(), result = scatter.getOutput();
+  Value data = scatter.getData(), indices = scatter.getIndices(), updates = scatter.getUpdates(),
+        result = scatter.getOutput();
   if (failed(checkRanked(op, {data, indices, updates, result})))
     return failure();
   StringRef reductionName = scatter.getReduction();
@@ -1545,36 +1644,34 @@ LogicalResult lowerScatterND(Operation *op, KernelEmitter &emitter) {
   if (k < 1 || k > rank)
     return op->emitError() << "GPU lowering of " << op->getName() << ": index tuples of length "
                            << k << " do not fit data of rank " << rank;
-  Value dataTensor = emitter.tensor(data);
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value dataTensor = tensorAs(emitter, data, resultType.getElementType(), op);
   if (!dataTensor)
     return failure();
   Value indexTensor = emitter.tensor(indices);
   if (!indexTensor)
     return failure();
-  Value updateTensor = emitter.tensor(updates);
+  Value updateTensor = tensorAs(emitter, updates, resultType.getElementType(), op);
   if (!updateTensor)
     return failure();
-  RankedTensorType resultType = emitter.storageTensorType(result);
   Type storage = resultType.getElementType();
-  Type element = reduction == ScatterReduction::None ? bitsType(storage)
-                                                      : arithmeticBufferType(storage);
+  Type element =
+      reduction == ScatterReduction::None ? bitsType(storage) : arithmeticBufferType(storage);
   bool isUnsigned = modelType.isUnsignedInteger();
   KernelParams params;
   unsigned dataIndex = params.addAll(*dataDims);
-  unsigned tupleIndex =
-      params.add(emitter.product(*indexDims, 0, indexDims->size() - 1));
+  unsigned tupleIndex = params.add(emitter.product(*indexDims, 0, indexDims->size() - 1));
   Value total = emitter.product(*dataDims, 0, rank);
   unsigned totalIndex = params.add(total);
   std::string name = "scatter_nd_" + reductionName.str() + "_" + typeName(element) +
                      (isUnsigned ? "u" : "") + "_k" + std::to_string(k) + params.signature();
   BlockSize block = {kThreads, 1, 1};
   gpu::GPUFuncOp kernel = emitter.getOrCreateKernel(
-      name, {element, indexType.getElementType(), element}, {element}, params.numScalars(),
-      block, [&](OpBuilder &b, Location loc, gpu::GPUFuncOp f) {
-        auto workgroup =
-            gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-        auto stageType = MemRefType::get({kThreads}, b.getIndexType(),
-                                         MemRefLayoutAttrInterface(), workgroup);
+      name, {element, indexType.getElementType(), element}, {element}, params.numScalars(), block,
+      [&](OpBuilder &b, Location loc, gpu::GPUFuncOp f) {
+        auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+        auto stageType =
+            MemRefType::get({kThreads}, b.getIndexType(), MemRefLayoutAttrInterface(), workgroup);
         Value stage = f.addWorkgroupAttribution(stageType, loc);
         SmallVector<Value> p = params.materialize(b, loc, f, 4);
         ArrayRef<Value> dims = ArrayRef<Value>(p).slice(dataIndex, rank);
@@ -1593,9 +1690,9 @@ LogicalResult lowerScatterND(Operation *op, KernelEmitter &emitter) {
         Value within = m.rem(safe, slice);
         Value cell = m.sub(safe, within);
         Type compute = computeType(element);
-        Value initial = m.select(inside, loadNatural(b, loc, input, safe),
-                                 arith::ConstantOp::create(b, loc, element,
-                                                           b.getZeroAttr(element)));
+        Value initial =
+            m.select(inside, loadNatural(b, loc, input, safe),
+                     arith::ConstantOp::create(b, loc, element, b.getZeroAttr(element)));
         initial = convertScalar(b, loc, initial, compute);
         auto combine = [&](OpBuilder &b, Location loc, Value current, Value update) -> Value {
           bool isFloat = isa<FloatType>(compute);
@@ -1629,8 +1726,8 @@ LogicalResult lowerScatterND(Operation *op, KernelEmitter &emitter) {
               gpu::BarrierOp::create(b, loc);
               Value t = m.add(first, tid);
               Value staged = m.c(-1);
-              auto ifOp = scf::IfOp::create(
-                  b, loc, TypeRange{b.getIndexType()}, m.lt(t, tupleCount), true, true);
+              auto ifOp = scf::IfOp::create(b, loc, TypeRange{b.getIndexType()},
+                                            m.lt(t, tupleCount), true, true);
               {
                 OpBuilder::InsertionGuard guard(b);
                 b.setInsertionPointToStart(ifOp.thenBlock());
@@ -1709,18 +1806,18 @@ LogicalResult lowerTrilu(Operation *op, KernelEmitter &emitter) {
         return failure();
     }
   }
-  Value source = emitter.tensor(input);
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value source = tensorAs(emitter, input, resultType.getElementType(), op);
   if (!source)
     return failure();
-  RankedTensorType resultType = emitter.storageTensorType(result);
   Type bits = bitsType(resultType.getElementType());
   KernelParams params;
   unsigned rowsIndex = params.add((*dims)[rank - 2]);
   unsigned colsIndex = params.add((*dims)[rank - 1]);
   Value total = emitter.product(*dims, 0, rank);
   unsigned totalIndex = params.add(total);
-  std::string name = std::string("trilu_") + (upper ? "upper_" : "lower_") + typeName(bits) +
-                     "_k" + (k ? numberName(*k) : std::string("d")) + params.signature();
+  std::string name = std::string("trilu_") + (upper ? "upper_" : "lower_") + typeName(bits) + "_k" +
+                     (k ? numberName(*k) : std::string("d")) + params.signature();
   SmallVector<Type> inputTypes = {bits};
   SmallVector<Value> inputs = {source};
   if (kTensor) {
@@ -1742,11 +1839,16 @@ LogicalResult lowerTrilu(Operation *op, KernelEmitter &emitter) {
           Value row = m.rem(m.div(i, p[colsIndex]), p[rowsIndex]);
           // Upper keeps j - i >= k, lower j - i <= k (no overflow of i + k for extreme k).
           Value offset = m.sub(column, row);
-          Value keep = upper ? m.ge(offset, diagonal) : m.cmp(arith::CmpIPredicate::sle,
-                                                              offset, diagonal);
+          Value keep =
+              upper ? m.ge(offset, diagonal) : m.cmp(arith::CmpIPredicate::sle, offset, diagonal);
           m.ifThenElse(
-              keep, [&](OpBuilder &b, Location loc) { Dev{b, loc}.copy(in, i, out, i, 1); },
-              [&](OpBuilder &b, Location loc) { Dev{b, loc}.zero(out, i, 1); });
+              keep,
+              [&](OpBuilder &b, Location loc) {
+                Dev{b, loc}.copy(in, i, out, i, 1);
+              },
+              [&](OpBuilder &b, Location loc) {
+                Dev{b, loc}.zero(out, i, 1);
+              });
         });
       });
   Value output = emitter
@@ -1783,18 +1885,18 @@ LogicalResult lowerCumSum(Operation *op, KernelEmitter &emitter) {
   std::optional<int64_t> axis = normalizeAxis(axisValue->front(), rank);
   if (!axis)
     return op->emitError() << "GPU lowering of " << op->getName() << ": 'axis' is out of range";
-  Value source = emitter.tensor(input);
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value source = tensorAs(emitter, input, resultType.getElementType(), op);
   if (!source)
     return failure();
-  RankedTensorType resultType = emitter.storageTensorType(result);
   Type element = arithmeticBufferType(resultType.getElementType());
   bool exclusive = cumSum.getExclusive() != 0, reverse = cumSum.getReverse() != 0;
   KernelParams params;
   unsigned outerIndex = params.add(emitter.product(*dims, 0, *axis));
   unsigned sizeIndex = params.add((*dims)[*axis]);
   unsigned innerIndex = params.add(emitter.product(*dims, *axis + 1, rank));
-  Value lines = emitter.mul(emitter.product(*dims, 0, *axis),
-                            emitter.product(*dims, *axis + 1, rank));
+  Value lines =
+      emitter.mul(emitter.product(*dims, 0, *axis), emitter.product(*dims, *axis + 1, rank));
   std::string name = "cumsum_" + typeName(element) + (exclusive ? "_exclusive" : "") +
                      (reverse ? "_reverse" : "") + params.signature();
   BlockSize block = {kThreads, 1, 1};
@@ -1811,24 +1913,25 @@ LogicalResult lowerCumSum(Operation *op, KernelEmitter &emitter) {
           Dev m{b, loc};
           Value base = m.add(m.mul(m.mul(m.div(line, inner), size), inner), m.rem(line, inner));
           Value zero = arith::ConstantOp::create(b, loc, compute, b.getZeroAttr(compute));
-          scf::ForOp::create(
-              b, loc, m.c(0), size, m.c(1), ValueRange{zero},
-              [&](OpBuilder &b, Location loc, Value stepIndex, ValueRange sum) {
-                Dev m{b, loc};
-                Value j = reverse ? m.sub(m.sub(size, m.c(1)), stepIndex) : stepIndex;
-                Value index = m.add(base, m.mul(j, inner));
-                Value value = loadAs(b, loc, in, index, compute);
-                Value next = isa<FloatType>(compute)
-                                 ? arith::AddFOp::create(b, loc, sum[0], value).getResult()
-                                 : arith::AddIOp::create(b, loc, sum[0], value).getResult();
-                storeAs(b, loc, exclusive ? sum[0] : next, out, index);
-                scf::YieldOp::create(b, loc, next);
-              });
+          scf::ForOp::create(b, loc, m.c(0), size, m.c(1), ValueRange{zero},
+                             [&](OpBuilder &b, Location loc, Value stepIndex, ValueRange sum) {
+                               Dev m{b, loc};
+                               Value j =
+                                   reverse ? m.sub(m.sub(size, m.c(1)), stepIndex) : stepIndex;
+                               Value index = m.add(base, m.mul(j, inner));
+                               Value value = loadAs(b, loc, in, index, compute);
+                               Value next =
+                                   isa<FloatType>(compute)
+                                       ? arith::AddFOp::create(b, loc, sum[0], value).getResult()
+                                       : arith::AddIOp::create(b, loc, sum[0], value).getResult();
+                               storeAs(b, loc, exclusive ? sum[0] : next, out, index);
+                               scf::YieldOp::create(b, loc, next);
+                             });
         });
       });
   Value output = emitter
-                     .launch(kernel, {source}, {ResultSpec{resultType, *dims}},
-                             params.scalars(), linearGrid(emitter, lines), block)
+                     .launch(kernel, {source}, {ResultSpec{resultType, *dims}}, params.scalars(),
+                             linearGrid(emitter, lines), block)
                      .front();
   emitter.setResult(result, output);
   return success();
@@ -1847,13 +1950,13 @@ LogicalResult lowerRange(Operation *op, KernelEmitter &emitter) {
   FailureOr<SmallVector<Value>> dims = emitter.dims(result, op);
   if (failed(dims))
     return failure();
-  Value start = emitter.tensor(range.getStart());
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Value start = tensorAs(emitter, range.getStart(), resultType.getElementType(), op);
   if (!start)
     return failure();
-  Value delta = emitter.tensor(range.getDelta());
+  Value delta = tensorAs(emitter, range.getDelta(), resultType.getElementType(), op);
   if (!delta)
     return failure();
-  RankedTensorType resultType = emitter.storageTensorType(result);
   Type element = arithmeticBufferType(resultType.getElementType());
   Type compute = computeType(element);
   KernelParams params;
@@ -1871,20 +1974,19 @@ LogicalResult lowerRange(Operation *op, KernelEmitter &emitter) {
         Value out = f.getArgument(2);
         gridStrideLoop(b, loc, p[countIndex], [&](OpBuilder &b, Location loc, Value i) {
           // start + i * delta in the compute type (f32 for f32/f16/bf16, as the CPU).
-          Value iValue = isa<FloatType>(compute)
-                             ? arith::UIToFPOp::create(
-                                   b, loc, compute,
-                                   arith::IndexCastUIOp::create(b, loc, b.getI64Type(), i))
-                                   .getResult()
-                             : arith::IndexCastOp::create(b, loc, compute, i).getResult();
-          Value value =
+          Value iValue =
               isa<FloatType>(compute)
-                  ? arith::AddFOp::create(b, loc, first,
-                                          arith::MulFOp::create(b, loc, iValue, step))
+                  ? arith::UIToFPOp::create(b, loc, compute,
+                                            arith::IndexCastUIOp::create(b, loc, b.getI64Type(), i))
                         .getResult()
-                  : arith::AddIOp::create(b, loc, first,
-                                          arith::MulIOp::create(b, loc, iValue, step))
-                        .getResult();
+                  : arith::IndexCastOp::create(b, loc, compute, i).getResult();
+          Value value = isa<FloatType>(compute)
+                            ? arith::AddFOp::create(b, loc, first,
+                                                    arith::MulFOp::create(b, loc, iValue, step))
+                                  .getResult()
+                            : arith::AddIOp::create(b, loc, first,
+                                                    arith::MulIOp::create(b, loc, iValue, step))
+                                  .getResult();
           storeAs(b, loc, value, out, i);
         });
       });
@@ -1911,8 +2013,7 @@ Value emitHostValues(KernelEmitter &emitter, ArrayRef<Value> values, RankedTenso
         Value first = m.eq(globalThreadIndex(b, loc), m.c(0));
         m.ifThen(first, [&](OpBuilder &b, Location loc) {
           for (size_t j = 0; j < values.size(); ++j)
-            storeNatural(b, loc, f.getArgument(1 + j), f.getArgument(0),
-                         indexConstant(b, loc, j));
+            storeNatural(b, loc, f.getArgument(1 + j), f.getArgument(0), indexConstant(b, loc, j));
         });
       });
   SmallVector<Value> dims;
@@ -1958,8 +2059,7 @@ LogicalResult lowerSize(Operation *op, KernelEmitter &emitter) {
   if (failed(dims))
     return failure();
   Value count = emitter.product(*dims, 0, dims->size());
-  emitter.setResult(result,
-                    emitHostValues(emitter, {count}, emitter.storageTensorType(result)));
+  emitter.setResult(result, emitHostValues(emitter, {count}, emitter.storageTensorType(result)));
   return success();
 }
 
@@ -1970,13 +2070,12 @@ FailureOr<APInt> fillBits(Operation *op, ElementsAttr value, Type modelType, Typ
     return APInt(width, 0); // ONNX's default: a float32 zero
   llvm::Expected<exec::Tensor> decoded = exec::tensorFromElements(value);
   if (!decoded) {
-    op->emitError() << "GPU lowering of " << op->getName() << ": cannot read 'value': "
-                    << llvm::toString(decoded.takeError());
+    op->emitError() << "GPU lowering of " << op->getName()
+                    << ": cannot read 'value': " << llvm::toString(decoded.takeError());
     return failure();
   }
   if (decoded->getNumElements() != 1) {
-    op->emitError() << "GPU lowering of " << op->getName()
-                    << ": 'value' must hold one element";
+    op->emitError() << "GPU lowering of " << op->getName() << ": 'value' must hold one element";
     return failure();
   }
   Type valueType = value.getElementType();
@@ -1986,8 +2085,8 @@ FailureOr<APInt> fillBits(Operation *op, ElementsAttr value, Type modelType, Typ
     number.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
     return number.bitcastToAPInt();
   }
-  int64_t integer = isa<FloatType>(valueType) ? static_cast<int64_t>(decoded->getDouble(0))
-                                              : decoded->getInt(0);
+  int64_t integer =
+      isa<FloatType>(valueType) ? static_cast<int64_t>(decoded->getDouble(0)) : decoded->getInt(0);
   if (modelType.isInteger(1))
     integer = integer != 0;
   return APInt(width, static_cast<uint64_t>(integer), /*isSigned=*/true, /*implicitTrunc=*/true);
@@ -2004,8 +2103,7 @@ LogicalResult lowerConstantOfShape(Operation *op, KernelEmitter &emitter) {
   RankedTensorType resultType = emitter.storageTensorType(result);
   Type storage = resultType.getElementType();
   Type modelType = cast<RankedTensorType>(result.getType()).getElementType();
-  FailureOr<APInt> bits =
-      fillBits(op, constantOfShape.getValueAttr(), modelType, storage);
+  FailureOr<APInt> bits = fillBits(op, constantOfShape.getValueAttr(), modelType, storage);
   if (failed(bits))
     return failure();
   Type bitsTy = bitsType(storage);

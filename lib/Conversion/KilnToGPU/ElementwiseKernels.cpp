@@ -281,12 +281,13 @@ Value castScalar(OpBuilder &b, Location loc, Value value, Type fromModel, Type t
 Value sigmoid(OpBuilder &b, Location loc, Value x) {
   Type type = x.getType();
   Value one = floatConstant(b, loc, type, 1.0);
-  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, x)));
+  Value magnitude = math::AbsFOp::create(b, loc, x);
+  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, magnitude));
   Value denominator = addf(b, loc, one, e);
   Value positive = divf(b, loc, one, denominator);
   Value negative = divf(b, loc, e, denominator);
-  Value nonNegative =
-      cmpf(b, loc, arith::CmpFPredicate::OGE, x, floatConstant(b, loc, type, 0.0));
+  Value zero = floatConstant(b, loc, type, 0.0);
+  Value nonNegative = cmpf(b, loc, arith::CmpFPredicate::OGE, x, zero);
   return select(b, loc, nonNegative, positive, negative);
 }
 
@@ -300,7 +301,8 @@ Value sinCos(OpBuilder &b, Location loc, Value x, bool isSine) {
   Value wide = arith::ExtFOp::create(b, loc, f64, x);
   // 1.5 * 2^52: adding it rounds to an integer held in the low mantissa bits.
   Value magic = d(6755399441055744.0);
-  Value shifted = addf(b, loc, mulf(b, loc, wide, d(0.63661977236758134308)), magic);
+  Value scaled = mulf(b, loc, wide, d(0.63661977236758134308));
+  Value shifted = addf(b, loc, scaled, magic);
   Value k = subf(b, loc, shifted, magic);
   Value quadrant = arith::AndIOp::create(b, loc, arith::BitcastOp::create(b, loc, i64, shifted),
                                          intConstant(b, loc, i64, 3));
@@ -308,25 +310,37 @@ Value sinCos(OpBuilder &b, Location loc, Value x, bool isSine) {
   Value r = arith::TruncFOp::create(b, loc, f32, reduced);
   Value z = mulf(b, loc, r, r);
   // sin(r) = r + r z (S1 + z (S2 + z S3)); cos(r) = 1 - z/2 + z^2 (C1 + z (C2 + z C3)).
-  Value sinPoly = addf(b, loc, c(8.3321608736e-3f), mulf(b, loc, z, c(-1.9515295891e-4f)));
-  sinPoly = addf(b, loc, c(-1.6666654611e-1f), mulf(b, loc, z, sinPoly));
-  Value sinR = addf(b, loc, r, mulf(b, loc, mulf(b, loc, r, z), sinPoly));
-  Value cosPoly =
-      addf(b, loc, c(-1.388731625493765e-3f), mulf(b, loc, z, c(2.443315711809948e-5f)));
-  cosPoly = addf(b, loc, c(4.166664568298827e-2f), mulf(b, loc, z, cosPoly));
-  Value cosR = addf(b, loc, subf(b, loc, c(1.0f), mulf(b, loc, c(0.5f), z)),
-                    mulf(b, loc, mulf(b, loc, z, z), cosPoly));
+  // (Operands are built in separate statements so that the op order does not depend on the
+  // C++ compiler's argument evaluation order.)
+  auto horner = [&](ArrayRef<float> coefficients) {
+    Value sum = c(coefficients.back());
+    for (float coefficient : llvm::reverse(coefficients.drop_back())) {
+      Value product = mulf(b, loc, z, sum);
+      sum = addf(b, loc, c(coefficient), product);
+    }
+    return sum;
+  };
+  Value sinPoly = horner({-1.6666654611e-1f, 8.3321608736e-3f, -1.9515295891e-4f});
+  Value rz = mulf(b, loc, r, z);
+  Value sinR = addf(b, loc, r, mulf(b, loc, rz, sinPoly));
+  Value cosPoly = horner({4.166664568298827e-2f, -1.388731625493765e-3f, 2.443315711809948e-5f});
+  Value halfZ = mulf(b, loc, c(0.5f), z);
+  Value cosHead = subf(b, loc, c(1.0f), halfZ);
+  Value zz = mulf(b, loc, z, z);
+  Value cosR = addf(b, loc, cosHead, mulf(b, loc, zz, cosPoly));
   // sin(x) = sin r, cos r, -sin r, -cos r for k mod 4 = 0..3; cos(x) = sin(x + pi/2).
-  if (!isSine)
-    quadrant = arith::AndIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, quadrant, intConstant(b, loc, i64, 1)),
-        intConstant(b, loc, i64, 3));
-  Value odd = cmpi(b, loc, arith::CmpIPredicate::ne,
-                   arith::AndIOp::create(b, loc, quadrant, intConstant(b, loc, i64, 1)),
-                   intConstant(b, loc, i64, 0));
-  Value negative = cmpi(b, loc, arith::CmpIPredicate::uge, quadrant, intConstant(b, loc, i64, 2));
+  Value one = intConstant(b, loc, i64, 1), two = intConstant(b, loc, i64, 2),
+        three = intConstant(b, loc, i64, 3), zero = intConstant(b, loc, i64, 0);
+  if (!isSine) {
+    Value next = arith::AddIOp::create(b, loc, quadrant, one);
+    quadrant = arith::AndIOp::create(b, loc, next, three);
+  }
+  Value low = arith::AndIOp::create(b, loc, quadrant, one);
+  Value odd = cmpi(b, loc, arith::CmpIPredicate::ne, low, zero);
+  Value negative = cmpi(b, loc, arith::CmpIPredicate::uge, quadrant, two);
   Value magnitude = select(b, loc, odd, cosR, sinR);
-  return select(b, loc, negative, arith::NegFOp::create(b, loc, magnitude), magnitude);
+  Value negated = arith::NegFOp::create(b, loc, magnitude);
+  return select(b, loc, negative, negated, magnitude);
 }
 
 /// base^n for a compile-time n >= 0 by squaring (n = 2 is base * base).
@@ -373,8 +387,8 @@ Value floatPowRuntime(OpBuilder &b, Location loc, Value base, Value exponent) {
   auto c = [&](double value) { return floatConstant(b, loc, type, value); };
   Value absBase = math::AbsFOp::create(b, loc, base);
   Value absExponent = math::AbsFOp::create(b, loc, exponent);
-  Value integral =
-      cmpf(b, loc, arith::CmpFPredicate::OEQ, math::FloorOp::create(b, loc, exponent), exponent);
+  Value floor = math::FloorOp::create(b, loc, exponent);
+  Value integral = cmpf(b, loc, arith::CmpFPredicate::OEQ, floor, exponent);
   Value small = arith::AndIOp::create(
       b, loc, integral, cmpf(b, loc, arith::CmpFPredicate::OLT, absExponent, c(16777216.0)));
   Value n = arith::FPToSIOp::create(b, loc, b.getI32Type(),
@@ -383,16 +397,18 @@ Value floatPowRuntime(OpBuilder &b, Location loc, Value base, Value exponent) {
   Value negativeExponent = cmpf(b, loc, arith::CmpFPredicate::OLT, exponent, c(0.0));
   squared = select(b, loc, negativeExponent, divf(b, loc, c(1.0), squared), squared);
 
-  Value general = math::ExpOp::create(
-      b, loc, mulf(b, loc, exponent, math::LogOp::create(b, loc, absBase)));
+  Value logBase = math::LogOp::create(b, loc, absBase);
+  Value general = math::ExpOp::create(b, loc, mulf(b, loc, exponent, logBase));
+  Value one = c(1.0), nan = c(std::numeric_limits<double>::quiet_NaN());
   Value negativeBase = cmpf(b, loc, arith::CmpFPredicate::OLT, base, c(0.0));
   Value notIntegral = arith::XOrIOp::create(b, loc, integral, boolConstant(b, loc, true));
-  general = select(b, loc, arith::AndIOp::create(b, loc, negativeBase, notIntegral),
-                   c(std::numeric_limits<double>::quiet_NaN()), general);
-  Value unitBase = arith::AndIOp::create(
-      b, loc, integral, cmpf(b, loc, arith::CmpFPredicate::OEQ, absBase, c(1.0)));
-  general = select(b, loc, unitBase, c(1.0), general);
-  general = select(b, loc, cmpf(b, loc, arith::CmpFPredicate::OEQ, base, c(1.0)), c(1.0), general);
+  Value undefined = arith::AndIOp::create(b, loc, negativeBase, notIntegral);
+  general = select(b, loc, undefined, nan, general);
+  Value unitMagnitude = cmpf(b, loc, arith::CmpFPredicate::OEQ, absBase, one);
+  Value unitBase = arith::AndIOp::create(b, loc, integral, unitMagnitude);
+  general = select(b, loc, unitBase, one, general);
+  Value baseOne = cmpf(b, loc, arith::CmpFPredicate::OEQ, base, one);
+  general = select(b, loc, baseOne, one, general);
   return select(b, loc, small, squared, general);
 }
 
@@ -409,12 +425,14 @@ Value intPowRuntime(OpBuilder &b, Location loc, Value base, bool baseUnsigned, V
   Type eType = exponent.getType();
   Value negative = cmpi(b, loc, arith::CmpIPredicate::slt, exponent, intConstant(b, loc, eType, 0));
   Value zero = intConstant(b, loc, type, 0);
-  Value inverse = select(b, loc, cmpi(b, loc, arith::CmpIPredicate::eq, base, one), one, zero);
+  Value baseOne = cmpi(b, loc, arith::CmpIPredicate::eq, base, one);
+  Value inverse = select(b, loc, baseOne, one, zero);
   if (!baseUnsigned) {
     Value minusOne = intConstant(b, loc, type, -1);
     Value odd = arith::TruncIOp::create(b, loc, b.getI1Type(), exponent);
-    inverse = select(b, loc, cmpi(b, loc, arith::CmpIPredicate::eq, base, minusOne),
-                     select(b, loc, odd, minusOne, one), inverse);
+    Value baseMinusOne = cmpi(b, loc, arith::CmpIPredicate::eq, base, minusOne);
+    Value sign = select(b, loc, odd, minusOne, one);
+    inverse = select(b, loc, baseMinusOne, sign, inverse);
   }
   return select(b, loc, negative, inverse, result);
 }
@@ -447,10 +465,9 @@ Value floatRemainder(OpBuilder &b, Location loc, Value x, Value y) {
   Value expY = andi(shr(bitsY, ic(mantissa)), exponentMask);
   // NaN for y = 0, y NaN, x inf or NaN; x itself (or a signed 0) when |x| <= |y|.
   Value yNaN = cmpf(b, loc, arith::CmpFPredicate::UNO, y, y);
-  Value special = arith::OrIOp::create(
-      b, loc,
-      arith::OrIOp::create(b, loc, cmpi(b, loc, IP::eq, absY, ic(0)), yNaN),
-      cmpi(b, loc, IP::eq, expX, exponentMask));
+  Value yZero = cmpi(b, loc, IP::eq, absY, ic(0));
+  Value xNotFinite = cmpi(b, loc, IP::eq, expX, exponentMask);
+  Value special = ori(ori(yZero, yNaN), xNotFinite);
   Value small = cmpi(b, loc, IP::ule, absX, absY);
   Value equal = cmpi(b, loc, IP::eq, absX, absY);
   Value trivial = arith::OrIOp::create(b, loc, special, small);
@@ -482,7 +499,8 @@ Value floatRemainder(OpBuilder &b, Location loc, Value x, Value y) {
       });
   Value rest = loop.getResult(0);
   Value difference = sub(rest, sigY);
-  rest = select(b, loc, cmpi(b, loc, IP::sge, difference, ic(0)), difference, rest);
+  Value fits = cmpi(b, loc, IP::sge, difference, ic(0));
+  rest = select(b, loc, fits, difference, rest);
   Value zero = cmpi(b, loc, IP::eq, rest, ic(0));
   // Renormalise (rest < 2^(mantissa+1)) and pack, as a subnormal when the exponent is <= 0.
   Value safeRest = select(b, loc, zero, implicitBit, rest);
@@ -490,17 +508,18 @@ Value floatRemainder(OpBuilder &b, Location loc, Value x, Value y) {
   Value significand = shl(safeRest, shift);
   Value exponent = sub(exponentY, shift);
   Value normal = ori(sub(significand, implicitBit), shl(exponent, ic(mantissa)));
-  Value denormalShift = sub(ic(1), exponent);
-  Value denormal = shr(significand,
-                       select(b, loc, cmpi(b, loc, IP::sgt, exponent, ic(0)), ic(0), denormalShift));
-  Value packed = select(b, loc, cmpi(b, loc, IP::sgt, exponent, ic(0)), normal, denormal);
+  // (Shift amounts stay below the width on the paths whose result is discarded too.)
+  Value isNormal = cmpi(b, loc, IP::sgt, exponent, ic(0));
+  Value denormalShift = arith::MinUIOp::create(b, loc, sub(ic(1), exponent), ic(width - 1));
+  Value denormal = shr(significand, select(b, loc, isNormal, ic(0), denormalShift));
+  Value packed = select(b, loc, isNormal, normal, denormal);
   Value result = arith::BitcastOp::create(b, loc, floatType, ori(packed, sign));
   Value signedZero = arith::BitcastOp::create(b, loc, floatType, sign);
   result = select(b, loc, zero, signedZero, result);
-  result = select(b, loc, small, select(b, loc, equal, signedZero, x), result);
-  return select(b, loc, special,
-                floatConstant(b, loc, floatType, std::numeric_limits<double>::quiet_NaN()),
-                result);
+  Value smallResult = select(b, loc, equal, signedZero, x);
+  result = select(b, loc, small, smallResult, result);
+  Value nan = floatConstant(b, loc, floatType, std::numeric_limits<double>::quiet_NaN());
+  return select(b, loc, special, nan, result);
 }
 
 /// Integer division truncating toward zero; x / -1 wraps (computed as 0 - x) and a zero
@@ -537,9 +556,9 @@ Value intRemainder(OpBuilder &b, Location loc, Value a, Value d, bool isUnsigned
   if (!floored)
     return remainder;
   Value nonZero = cmpi(b, loc, arith::CmpIPredicate::ne, remainder, zero);
-  Value signsDiffer = arith::XOrIOp::create(
-      b, loc, cmpi(b, loc, arith::CmpIPredicate::slt, remainder, zero),
-      cmpi(b, loc, arith::CmpIPredicate::slt, d, zero));
+  Value remainderNegative = cmpi(b, loc, arith::CmpIPredicate::slt, remainder, zero);
+  Value divisorNegative = cmpi(b, loc, arith::CmpIPredicate::slt, d, zero);
+  Value signsDiffer = arith::XOrIOp::create(b, loc, remainderNegative, divisorNegative);
   Value adjust = arith::AndIOp::create(b, loc, nonZero, signsDiffer);
   return select(b, loc, adjust, arith::AddIOp::create(b, loc, remainder, d), remainder);
 }
@@ -607,10 +626,11 @@ bool dropoutIsIdentity(OnnxDropoutOp dropout, std::string &why) {
 }
 
 /// Ops an elementwise kernel may absorb as producers of its operands: the pointwise ops,
-/// Cast, Identity and inference Dropout whose mask is unused.
+/// Cast, Identity, Expand (a broadcast, which the kernel's indexing does anyway) and inference
+/// Dropout whose mask is unused.
 bool isFusableProducer(Operation *op) {
   StringRef name = op->getName().getStringRef();
-  if (isPointwiseName(name) || isa<OnnxCastOp, OnnxIdentityOp>(op))
+  if (isPointwiseName(name) || isa<OnnxCastOp, OnnxIdentityOp, OnnxExpandOp>(op))
     return true;
   if (auto dropout = dyn_cast<OnnxDropoutOp>(op)) {
     std::string why;
@@ -626,10 +646,13 @@ bool isCheapToRecompute(Operation *op) {
   return !needsF32Math(name) && name != "kiln.onnx.Pow" && name != "kiln.onnx.Mod";
 }
 
-/// The operands a node computes from (Dropout's ratio and training_mode are not data).
+/// The operands a node computes from (Dropout's ratio and training_mode, Expand's shape are
+/// not data).
 SmallVector<Value> dataOperands(Operation *op) {
   if (auto dropout = dyn_cast<OnnxDropoutOp>(op))
     return {dropout.getData()};
+  if (auto expand = dyn_cast<OnnxExpandOp>(op))
+    return {expand.getInput()};
   return SmallVector<Value>(op->getOperands());
 }
 
@@ -652,7 +675,8 @@ std::string opToken(Operation *op) {
     static const llvm::StringMap<StringRef> shortNames = {
         {"GreaterOrEqual", "ge"}, {"Greater", "gt"},   {"LessOrEqual", "le"},
         {"Less", "lt"},           {"Equal", "eq"},     {"Reciprocal", "recip"},
-        {"Sigmoid", "sigmoid"},   {"Identity", "id"},  {"Dropout", "id"}};
+        {"Sigmoid", "sigmoid"},   {"Identity", "id"},  {"Dropout", "id"},
+        {"Expand", "id"}};
     auto it = shortNames.find(name);
     token = it != shortNames.end() ? it->second.str() : name.lower();
   }
@@ -718,7 +742,7 @@ Value buildNode(OpBuilder &b, Location loc, Operation *op, ArrayRef<Arg> args) {
   };
 
   return llvm::TypeSwitch<Operation *, Value>(op)
-      .Case<OnnxIdentityOp, OnnxDropoutOp>([&](auto) { return a; })
+      .Case<OnnxIdentityOp, OnnxDropoutOp, OnnxExpandOp>([&](auto) { return a; })
       .Case<OnnxCastOp>([&](auto) { return castScalar(b, loc, a, model, resultModel); })
       .Case<OnnxAddOp>([&](auto) -> Value {
         return isFloat ? addf(b, loc, a, c) : arith::AddIOp::create(b, loc, a, c).getResult();
@@ -778,14 +802,20 @@ Value buildNode(OpBuilder &b, Location loc, Operation *op, ArrayRef<Arg> args) {
           return math::AbsFOp::create(b, loc, a);
         if (isUnsigned)
           return a;
-        return select(b, loc, cmpi(b, loc, IP::slt, a, ic(0)),
-                      arith::SubIOp::create(b, loc, ic(0), a), a);
+        Value zero = ic(0);
+        Value negative = cmpi(b, loc, IP::slt, a, zero);
+        return select(b, loc, negative, arith::SubIOp::create(b, loc, zero, a), a);
       })
       .Case<OnnxReluOp>([&](auto) -> Value {
-        if (isFloat) // max(x, 0) keeping NaN, +0 for -0 (the executor's relu)
-          return select(b, loc, isNaN(a), a,
-                        select(b, loc, cmpf(b, loc, FP::OGT, a, fc(0.0)), a, fc(0.0)));
-        return select(b, loc, cmpi(b, loc, isUnsigned ? IP::ugt : IP::sgt, a, ic(0)), a, ic(0));
+        if (isFloat) { // max(x, 0) keeping NaN, +0 for -0 (the executor's relu)
+          Value zero = fc(0.0);
+          Value nan = isNaN(a);
+          Value positive = cmpf(b, loc, FP::OGT, a, zero);
+          return select(b, loc, nan, a, select(b, loc, positive, a, zero));
+        }
+        Value zero = ic(0);
+        Value positive = cmpi(b, loc, isUnsigned ? IP::ugt : IP::sgt, a, zero);
+        return select(b, loc, positive, a, zero);
       })
       .Case<OnnxSqrtOp>([&](auto) { return math::SqrtOp::create(b, loc, a).getResult(); })
       .Case<OnnxReciprocalOp>([&](auto) { return divf(b, loc, fc(1.0), a); })
@@ -819,8 +849,11 @@ Value buildNode(OpBuilder &b, Location loc, Operation *op, ArrayRef<Arg> args) {
           Value y = next.value;
           Value pick = isMax ? select(b, loc, less(result, y), y, result)
                              : select(b, loc, less(y, result), y, result);
-          if (isFloat)
-            pick = select(b, loc, isNaN(result), result, select(b, loc, isNaN(y), y, pick));
+          if (isFloat) {
+            Value resultNaN = isNaN(result);
+            Value yNaN = isNaN(y);
+            pick = select(b, loc, resultNaN, result, select(b, loc, yNaN, y, pick));
+          }
           result = pick;
         }
         return result;
@@ -843,18 +876,21 @@ Value buildNode(OpBuilder &b, Location loc, Operation *op, ArrayRef<Arg> args) {
         if (gelu.getApproximation() == GeluApproximation::tanh) {
           // (x * 0.5) * (tanh((x + x^3 * 0.044715) * sqrt(2/pi)) + 1), the exporters' order.
           Value cube = mulf(b, loc, mulf(b, loc, a, a), a);
-          Value inner = mulf(b, loc, addf(b, loc, a, mulf(b, loc, cube, fc(0.044715))),
-                             fc(0.7978845608028654));
-          return mulf(b, loc, mulf(b, loc, a, fc(0.5)),
-                      addf(b, loc, math::TanhOp::create(b, loc, inner), fc(1.0)));
+          Value sum = addf(b, loc, a, mulf(b, loc, cube, fc(0.044715)));
+          Value inner = mulf(b, loc, sum, fc(0.7978845608028654));
+          Value half = mulf(b, loc, a, fc(0.5));
+          Value tanh = math::TanhOp::create(b, loc, inner);
+          return mulf(b, loc, half, addf(b, loc, tanh, fc(1.0)));
         }
         // 0.5 * x * (1 + erf(x * sqrt(1/2))).
+        Value half = mulf(b, loc, fc(0.5), a);
         Value erf = math::ErfOp::create(b, loc, mulf(b, loc, a, fc(0.7071067811865476)));
-        return mulf(b, loc, mulf(b, loc, fc(0.5), a), addf(b, loc, fc(1.0), erf));
+        return mulf(b, loc, half, addf(b, loc, fc(1.0), erf));
       })
       .Case<SiluOp>([&](auto) { return mulf(b, loc, a, sigmoid(b, loc, a)); })
       .Case<SwigluOp>([&](auto) {
-        return mulf(b, loc, mulf(b, loc, a, sigmoid(b, loc, a)), c);
+        Value silu = mulf(b, loc, a, sigmoid(b, loc, a));
+        return mulf(b, loc, silu, c);
       })
       .Default([&](Operation *) -> Value {
         llvm_unreachable("buildNode: not a pointwise op");
@@ -1432,7 +1468,8 @@ void buildStridedBody(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel, const K
                  Value sum = indexAdd(nb, nl, indexAdd(nb, nl, indices[g], stepIndices[g]), carry);
                  Value over = cmpi(nb, nl, arith::CmpIPredicate::uge, sum, sizes[g]);
                  next[g] = select(nb, nl, over, arith::SubIOp::create(nb, nl, sum, sizes[g]), sum);
-                 carry = select(nb, nl, over, indexConstant(nb, nl, 1), indexConstant(nb, nl, 0));
+                 Value one = indexConstant(nb, nl, 1), zero = indexConstant(nb, nl, 0);
+                 carry = select(nb, nl, over, one, zero);
                }
                next[0] = indexAdd(nb, nl, indexAdd(nb, nl, indices[0], stepIndices[0]), carry);
                return next;
@@ -1543,6 +1580,15 @@ LogicalResult lowerPointwise(Operation *op, KernelEmitter &emitter) {
   return success();
 }
 
+/// `source` (the host tensor of `input`) as the host tensor of `result`, which has the same
+/// shape: a view, after a conversion where their storage types differ (a value the rotary
+/// tables need in f32 can feed an Identity whose result is stored in f16).
+Value reuseAs(Value source, Value result, ArrayRef<Value> dims, KernelEmitter &emitter) {
+  RankedTensorType type = emitter.storageTensorType(result);
+  Value converted = emitter.convert(source, dims, type.getElementType());
+  return emitter.view(converted, type, dims);
+}
+
 /// Identity: the operand's buffer seen with the result's type.
 LogicalResult lowerIdentity(Operation *op, KernelEmitter &emitter) {
   Value source = emitter.tensor(op->getOperand(0));
@@ -1551,8 +1597,7 @@ LogicalResult lowerIdentity(Operation *op, KernelEmitter &emitter) {
   FailureOr<SmallVector<Value>> dims = emitter.dims(op->getResult(0), op);
   if (failed(dims))
     return failure();
-  emitter.setResult(op->getResult(0),
-                    emitter.view(source, emitter.storageTensorType(op->getResult(0)), *dims));
+  emitter.setResult(op->getResult(0), reuseAs(source, op->getResult(0), *dims, emitter));
   return success();
 }
 
@@ -1569,8 +1614,7 @@ LogicalResult lowerDropout(Operation *op, KernelEmitter &emitter) {
   FailureOr<SmallVector<Value>> dims = emitter.dims(dropout.getOutput(), op);
   if (failed(dims))
     return failure();
-  emitter.setResult(dropout.getOutput(),
-                    emitter.view(source, emitter.storageTensorType(dropout.getOutput()), *dims));
+  emitter.setResult(dropout.getOutput(), reuseAs(source, dropout.getOutput(), *dims, emitter));
   Value mask = dropout.getMask();
   if (!mask || mask.use_empty())
     return success();
@@ -1640,6 +1684,11 @@ LogicalResult emitRotary(Operation *op, const RotarySpec &spec, KernelEmitter &e
   Type inModel = elementTypeOf(spec.input);
   Type inBuffer = bufferElementType(elementTypeOf(input));
   Type tableBuffer = bufferElementType(elementTypeOf(cos));
+  if (elementTypeOf(sin) != elementTypeOf(cos))
+    sin = emitter.convert(sin, *tableDims, elementTypeOf(cos));
+  // The result's storage type may differ from the input's (rotary tables stay f32).
+  RankedTensorType resultType = emitter.storageTensorType(result);
+  Type outBuffer = bufferElementType(resultType.getElementType());
   SmallVector<Type> inputTypes = {inBuffer, tableBuffer, tableBuffer};
   SmallVector<Value> hostInputs = {input, cos, sin};
   Type idsModel;
@@ -1658,14 +1707,14 @@ LogicalResult emitRotary(Operation *op, const RotarySpec &spec, KernelEmitter &e
          : spec.table == TableKind::BatchSeq ? "batchseq"
                                              : "pos" + typeName(idsModel))
      << "_" << typeName(inModel) << "_" << typeName(inBuffer) << "_" << typeName(tableBuffer)
-     << "_d" << spec.headDim << "_r" << spec.rotaryDim;
+     << "_" << typeName(outBuffer) << "_d" << spec.headDim << "_r" << spec.rotaryDim;
 
   unsigned numBuffers = inputTypes.size() + 1;
   BlockSize block = {kBlockThreads, 1, 1};
   int64_t half = spec.rotaryDim / 2;
   int64_t units = half + (spec.headDim - spec.rotaryDim);
   gpu::GPUFuncOp kernel = emitter.getOrCreateKernel(
-      name, inputTypes, {inBuffer}, 5, block, [&](OpBuilder &b, Location loc, gpu::GPUFuncOp f) {
+      name, inputTypes, {outBuffer}, 5, block, [&](OpBuilder &b, Location loc, gpu::GPUFuncOp f) {
         Value x = f.getArgument(0), cosTable = f.getArgument(1), sinTable = f.getArgument(2);
         Value positions = ids ? f.getArgument(3) : Value();
         Value out = f.getArgument(numBuffers - 1);
@@ -1756,8 +1805,10 @@ LogicalResult emitRotary(Operation *op, const RotarySpec &spec, KernelEmitter &e
                         sn = select(ub, ul, valid, sn, nan);
                       }
                       // cos * x1 - sin * x2 and sin * x1 + cos * x2 (the executor's order).
-                      Value y1 = subf(ub, ul, mulf(ub, ul, c, x1), mulf(ub, ul, sn, x2));
-                      Value y2 = addf(ub, ul, mulf(ub, ul, sn, x1), mulf(ub, ul, c, x2));
+                      Value cx1 = mulf(ub, ul, c, x1), sx2 = mulf(ub, ul, sn, x2);
+                      Value y1 = subf(ub, ul, cx1, sx2);
+                      Value sx1 = mulf(ub, ul, sn, x1), cx2 = mulf(ub, ul, c, x2);
+                      Value y2 = addf(ub, ul, sx1, cx2);
                       storeElement(ub, ul, y1, out, i1);
                       storeElement(ub, ul, y2, out, i2);
                     }
@@ -1766,8 +1817,7 @@ LogicalResult emitRotary(Operation *op, const RotarySpec &spec, KernelEmitter &e
                       ub.setInsertionPointToStart(ifOp.elseBlock());
                       Value d = arith::AddIOp::create(ub, ul, u, ci(ub, ul, spec.rotaryDim - half));
                       Value at = arith::AddIOp::create(ub, ul, rowBase, d);
-                      Value copied = memref::LoadOp::create(ub, ul, x, ValueRange{at});
-                      memref::StoreOp::create(ub, ul, copied, out, ValueRange{at});
+                      storeElement(ub, ul, loadLeaf(ub, ul, x, at, inModel), out, at);
                     }
                     scf::YieldOp::create(ub, ul);
                   });
@@ -1776,7 +1826,6 @@ LogicalResult emitRotary(Operation *op, const RotarySpec &spec, KernelEmitter &e
       });
 
   Value blocks = hostMin(emitter, emitter.ceilDiv(rows, kRotaryRowsPerBlock), 65535);
-  RankedTensorType resultType = emitter.storageTensorType(result);
   Value launched =
       emitter
           .launch(kernel, hostInputs, {ResultSpec{resultType, SmallVector<Value>(dims)}},
@@ -1793,13 +1842,6 @@ std::optional<int64_t> staticDim(KernelEmitter &emitter, Value value, unsigned i
   if (i >= type.getRank() || type.isDynamicDim(i))
     return std::nullopt;
   return type.getDimSize(i);
-}
-
-LogicalResult checkFloat32Math(Operation *op, Value input) {
-  if (elementTypeOf(input).isF64())
-    return op->emitError() << "GPU lowering of " << op->getName()
-                           << ": f64 is not supported";
-  return success();
 }
 
 LogicalResult lowerKilnRotary(Operation *op, KernelEmitter &emitter) {
@@ -1823,8 +1865,6 @@ LogicalResult lowerKilnRotary(Operation *op, KernelEmitter &emitter) {
       width && *width != spec.rotaryDim / 2)
     return op->emitError() << "GPU lowering of kiln.rotary: cos/sin rows hold " << *width
                            << " angles, expected " << spec.rotaryDim / 2;
-  if (failed(checkFloat32Math(op, spec.input)))
-    return failure();
   return emitRotary(op, spec, emitter);
 }
 
@@ -1874,8 +1914,6 @@ LogicalResult lowerOnnxRotaryEmbedding(Operation *op, KernelEmitter &emitter) {
       width && *width != spec.rotaryDim / 2)
     return op->emitError() << "GPU lowering of " << op->getName() << ": cos_cache rows hold "
                            << *width << " angles, expected " << spec.rotaryDim / 2;
-  if (failed(checkFloat32Math(op, spec.input)))
-    return failure();
   return emitRotary(op, spec, emitter);
 }
 

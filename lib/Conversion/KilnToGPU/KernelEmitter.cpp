@@ -13,6 +13,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/STLExtras.h"
 
+#include <cstdlib>
+
 using namespace mlir;
 
 namespace kiln::gpu_codegen {
@@ -24,6 +26,7 @@ KernelEmitter::KernelEmitter(func::FuncOp function, gpu::GPUModuleOp kernels,
       storagePrecision(precision), gpuTarget(target), hostBuilder(function.getContext()),
       currentLoc(function.getLoc()) {
   hostBuilder.setInsertionPoint(function.getBody().front().getTerminator());
+  collectFloat32Values();
   for (BlockArgument argument : function.getArguments()) {
     const DimList *argDims = shapes.getDims(argument);
     if (!argDims)
@@ -35,6 +38,39 @@ KernelEmitter::KernelEmitter(func::FuncOp function, gpu::GPUModuleOp kernels,
 }
 
 // ---- types --------------------------------------------------------------------------------
+
+/// Rotary angles grow with the position (up to max-dim radians): stored in f16 they would
+/// be off by up to 0.25 rad at position 300. So the cos/sin tables and everything they are
+/// computed from (positions, inverse frequencies, their product) stay f32 under fp16/bf16.
+void KernelEmitter::collectFloat32Values() {
+  if (storagePrecision == Precision::FP32)
+    return;
+  if (const char *flag = std::getenv("KILN_F32_ROTARY_TABLES"); flag && StringRef(flag) == "0")
+    return;
+  SmallVector<Value> worklist;
+  function.walk([&](Operation *op) {
+    if (auto rotary = dyn_cast<RotaryOp>(op)) {
+      worklist.push_back(rotary.getCos());
+      worklist.push_back(rotary.getSin());
+    }
+    StringRef name = op->getName().getStringRef();
+    if (name == "kiln.onnx.Sin" || name == "kiln.onnx.Cos" ||
+        name == "kiln.onnx.RotaryEmbedding")
+      for (Value operand : op->getOperands())
+        worklist.push_back(operand);
+    if (name == "kiln.onnx.Sin" || name == "kiln.onnx.Cos")
+      worklist.push_back(op->getResult(0));
+  });
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    auto type = dyn_cast<RankedTensorType>(value.getType());
+    if (!type || !isa<FloatType>(type.getElementType()) || !float32Values.insert(value).second)
+      continue;
+    if (Operation *producer = value.getDefiningOp())
+      for (Value operand : producer->getOperands())
+        worklist.push_back(operand);
+  }
+}
 
 Type KernelEmitter::storageType(Type elementType) const {
   MLIRContext *context = elementType.getContext();
@@ -60,7 +96,10 @@ RankedTensorType KernelEmitter::storageTensorType(Value value) const {
     for (auto [i, dim] : llvm::enumerate(*known))
       if (dim.isConstant() && i < shape.size())
         shape[i] = dim.offset;
-  return RankedTensorType::get(shape, storageType(type.getElementType()));
+  Type element = float32Values.contains(value) && type.getElementType().isF32()
+                     ? type.getElementType()
+                     : storageType(type.getElementType());
+  return RankedTensorType::get(shape, element);
 }
 
 // ---- host arithmetic ----------------------------------------------------------------------
@@ -172,7 +211,7 @@ Value KernelEmitter::tensor(Value value) {
       return {};
     }
     auto type = cast<RankedTensorType>(argument.getType());
-    Type storage = storageType(type.getElementType());
+    Type storage = storageTensorType(argument).getElementType();
     Value hostValue = argument;
     if (storage != type.getElementType()) {
       FailureOr<SmallVector<Value>> argDims = dims(argument, function);
@@ -212,7 +251,7 @@ Value KernelEmitter::tensor(Value value) {
 Value KernelEmitter::lowerConstant(Operation *op) {
   auto constant = cast<ConstantOp>(op);
   auto type = cast<RankedTensorType>(constant.getType());
-  Type storage = storageType(type.getElementType());
+  Type storage = storageTensorType(constant.getResult()).getElementType();
   if (storage == type.getElementType())
     return constant.getResult();
   llvm::Expected<exec::Tensor> decoded = exec::tensorFromElements(constant.getValue());

@@ -33,9 +33,11 @@
 // used only when M is static.
 //
 // Kernel ABI (after the buffers A, B, [C], [residual], Y): i64 scalars M, N, K, lda, ldb,
-// [cs0, cs1], and with batch dims: the batch count, then per batch dim its size and the A and
-// B strides (0 where the operand broadcasts). Blocks: x over N tiles, y over M tiles, z
-// strides over the batch (at most 65535 blocks in z; the kernel loops).
+// [cs0, cs1], then per batch dim its size and the A and B strides (0 where the operand
+// broadcasts). Blocks: x over batch * (N tiles), y over M tiles (at most 65535).
+// Where the contiguous dim of an operand is not known to be a multiple of the vector width
+// (16 bytes) at compile time, the kernel checks it (and the strides) at run time and runs a
+// version with element loads when it is not ("c" in the kernel name).
 //
 // The environment variable KILN_GEMM, read when the op is lowered, is a comma-separated
 // list: `simt` disables the tensor-core kernel (f16/bf16 use the SIMT kernel), `nogemv`
@@ -72,8 +74,6 @@ namespace kiln::gpu_codegen {
 namespace {
 
 constexpr int64_t kDynamic = ShapedType::kDynamic;
-/// The largest grid z the hardware takes; the batch loop covers the rest.
-constexpr int64_t kMaxGridZ = 65535;
 /// Largest static M that takes the GEMV kernel.
 constexpr int64_t kGemvMaxRows = 8;
 
@@ -154,6 +154,12 @@ public:
     if (auto cq = getConstantIntValue(q))
       return *cq ? p : q;
     return arith::AndIOp::create(b, loc, p, q);
+  }
+  /// x % multiple == 0.
+  Value isMultiple(Value x, int64_t multiple) {
+    if (auto cx = getConstantIntValue(x))
+      return arith::ConstantIntOp::create(b, loc, *cx % multiple == 0, 1);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rem(x, multiple), c(0));
   }
   Value select(Value p, Value x, Value y) {
     if (auto cp = getConstantIntValue(p))
@@ -270,6 +276,9 @@ struct GemmSpec {
   /// Elements per global access along the contiguous dim (the static sizes, strides and
   /// offsets are multiples of it).
   int64_t vecA = 1, vecB = 1;
+  /// Whether vecA/vecB hold only where a run-time check of the sizes, strides and batch
+  /// offsets says so (the kernel falls back to element loads elsewhere).
+  bool checkA = false, checkB = false;
   /// Static sizes (kDynamic: the scalar parameter is used).
   int64_t m = kDynamic, n = kDynamic, k = kDynamic, lda = kDynamic, ldb = kDynamic;
   double alpha = 1.0, beta = 1.0;
@@ -283,7 +292,7 @@ struct GemmSpec {
   unsigned numInputs() const { return 2 + hasAddend + hasResidual; }
   unsigned numBuffers() const { return numInputs() + 1; }
   unsigned numScalars() const {
-    return 5 + (hasAddend ? 2 : 0) + (batchDims ? 1 + 3 * batchDims : 0);
+    return 5 + (hasAddend ? 2 : 0) + 3 * batchDims;
   }
   int64_t threads() const {
     switch (kind) {
@@ -356,7 +365,7 @@ struct GemmSpec {
     size(lda);
     os << "_ldb";
     size(ldb);
-    os << "_v" << vecA << "x" << vecB;
+    os << "_v" << vecA << (checkA ? "c" : "") << "x" << vecB << (checkB ? "c" : "");
     switch (kind) {
     case GemmKind::TensorCore:
       os << "_t" << tc.bm << "x" << tc.bn << "x" << tc.bk << "w" << tc.warpsM << "x" << tc.warpsN
@@ -396,6 +405,11 @@ struct GemmArgs {
   Value a, b, addend, residual, y;
   Value m, n, k, lda, ldb, cs0, cs1;
   Value aOff, bOff, yOff;
+  /// The block's tile of Y: rows blockM * tileM.., cols blockN * tileN...
+  Value blockM, blockN;
+  /// False (a constant) in the version of the kernel for misaligned A or B: their pieces are
+  /// read element by element (null: aligned).
+  Value alignedA, alignedB;
 };
 
 //===----------------------------------------------------------------------===//
@@ -451,10 +465,13 @@ Value activate(OpBuilder &b, Location loc, Value x, Activation activation) {
   return x;
 }
 
-/// Finishes output element (row, col) of the current batch from its accumulated value and
-/// stores it. The caller checks row < M and col < N.
-void storeOutput(OpBuilder &b, Location loc, const GemmSpec &spec, const GemmArgs &args,
-                 Value acc, Value row, Value col) {
+void guarded(OpBuilder &b, Location loc, Value condition,
+             function_ref<void(OpBuilder &, Location)> body);
+
+/// The final value of output element (row, col) of the current batch, from its accumulated
+/// value (in the accumulator type).
+Value finishOutput(OpBuilder &b, Location loc, const GemmSpec &spec, const GemmArgs &args,
+                   Value acc, Value row, Value col) {
   Ix ix(b, loc);
   Type type = spec.acc;
   bool isFloat = isa<FloatType>(type);
@@ -480,26 +497,49 @@ void storeOutput(OpBuilder &b, Location loc, const GemmSpec &spec, const GemmArg
   }
   if (spec.activation != Activation::none)
     value = activate(b, loc, value, spec.activation);
-  Value rowMajor = ix.add(ix.mul(row, args.n), col);
   if (spec.hasResidual)
-    value = plus(value, loadElement(b, loc, args.residual, rowMajor, type));
-  storeElement(b, loc, value, args.y, ix.add(args.yOff, rowMajor));
+    value = plus(value,
+                 loadElement(b, loc, args.residual, ix.add(ix.mul(row, args.n), col), type));
+  return value;
 }
 
-/// scf.if (row < M && col < N) { storeOutput }.
-void storeOutputIfInside(OpBuilder &b, Location loc, const GemmSpec &spec,
-                         const GemmArgs &args, Value acc, Value row, Value col) {
+/// Finishes and stores output elements (row, col + i) of the current batch, i < acc.size(),
+/// skipping those outside Y. When N is static and a multiple of the run length (and col is
+/// a multiple too, which callers guarantee), the run is all inside or all outside and goes to
+/// memory as one vector store.
+void storeOutputs(OpBuilder &b, Location loc, const GemmSpec &spec, const GemmArgs &args,
+                  ArrayRef<Value> acc, Value row, Value col) {
   Ix ix(b, loc);
-  Value inside = ix.both(ix.lt(row, args.m), ix.lt(col, args.n));
-  if (auto always = getConstantIntValue(inside)) {
-    if (*always)
-      storeOutput(b, loc, spec, args, acc, row, col);
+  int64_t count = acc.size();
+  bool vectorized = count > 1 && spec.n != kDynamic && spec.n % count == 0;
+  if (vectorized) {
+    guarded(b, loc, ix.both(ix.lt(row, args.m), ix.lt(col, args.n)),
+            [&](OpBuilder &b, Location loc) {
+              Ix ix(b, loc);
+              SmallVector<Value> values;
+              for (int64_t i = 0; i < count; ++i)
+                values.push_back(convertScalar(
+                    b, loc, finishOutput(b, loc, spec, args, acc[i], row, ix.add(col, i)),
+                    spec.storage));
+              auto type = VectorType::get({count}, spec.storage);
+              Value vector = vector::FromElementsOp::create(b, loc, type, values);
+              Value index = ix.add(args.yOff, ix.add(ix.mul(row, args.n), col));
+              vector::StoreOp::create(
+                  b, loc, vector, args.y, ValueRange{index}, false,
+                  llvm::MaybeAlign(std::min<int64_t>(16, count * byteWidth(spec.storage))));
+            });
     return;
   }
-  scf::IfOp::create(b, loc, inside, [&](OpBuilder &b, Location loc) {
-    storeOutput(b, loc, spec, args, acc, row, col);
-    scf::YieldOp::create(b, loc);
-  });
+  for (int64_t i = 0; i < count; ++i) {
+    Value c = ix.add(col, i);
+    guarded(b, loc, ix.both(ix.lt(row, args.m), ix.lt(c, args.n)),
+            [&](OpBuilder &b, Location loc) {
+              Ix ix(b, loc);
+              Value value = finishOutput(b, loc, spec, args, acc[i], row, c);
+              storeElement(b, loc, value, args.y,
+                           ix.add(args.yOff, ix.add(ix.mul(row, args.n), c)));
+            });
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -508,45 +548,64 @@ void storeOutputIfInside(OpBuilder &b, Location loc, const GemmSpec &spec,
 
 /// A tile of one operand in global memory, seen along its contiguous ("inner") dim: element
 /// (o, i) of the tile is at `base + (outer0 + o) * ld + inner0 + i` and exists where
-/// outer0 + o < outerLimit and inner0 + i < innerLimit. `vec` divides innerSize, innerLimit,
-/// ld and base, so a `vec`-wide piece is entirely inside or outside the matrix.
+/// outer0 + o < outerLimit and inner0 + i < innerLimit. `vec` divides innerSize; it divides
+/// innerLimit, ld and base too (a `vec`-wide piece is entirely inside or outside the matrix,
+/// and aligned) where `aligned` holds: always when `aligned` is null, else where that run-time
+/// predicate is true (pieces are read element by element where it is false).
 struct GlobalTile {
   Value buffer, base, ld;
   Value outer0, outerLimit, inner0, innerLimit;
   int64_t outerSize, innerSize, vec;
+  Value aligned = Value();
+};
+
+/// One `vec`-wide piece of a tile that a thread moves: tile element (o, i) onwards.
+struct Piece {
+  Value o, i;
+  /// False for the pieces past the end of the tile in a last partial round (null when every
+  /// thread has a piece).
+  Value taken;
+  /// The piece's row is inside the matrix (and taken).
+  Value rowValid;
+  /// The piece's first element is inside the matrix (and taken).
+  Value valid;
 };
 
 /// Walks the tile in `vec`-wide pieces spread over `threads` threads (consecutive threads
-/// take consecutive pieces of a row: coalesced reads). For each piece of thread `tid`:
-/// body(o, i, valid, taken), where `taken` is false for the pieces past the end of the
-/// tile in a last partial round (null when every thread has a piece) and `valid` says that
-/// the piece is taken and inside the matrix.
+/// take consecutive pieces of a row: coalesced reads): body(piece) for each piece of thread
+/// `tid`.
 void forEachPiece(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid,
                   int64_t threads,
-                  function_ref<void(OpBuilder &, Location, Value, Value, Value, Value)> body) {
+                  function_ref<void(OpBuilder &, Location, const Piece &)> body) {
   Ix ix(b, loc);
   int64_t perRow = tile.innerSize / tile.vec;
   int64_t pieces = tile.outerSize * perRow;
   for (int64_t round = 0; round * threads < pieces; ++round) {
     Value q = ix.add(tid, round * threads);
-    Value taken = (round + 1) * threads <= pieces ? Value() : ix.lt(q, pieces);
-    Value o = ix.div(q, perRow);
-    Value i = ix.mul(ix.rem(q, perRow), tile.vec);
-    Value valid = ix.both(ix.lt(ix.add(tile.outer0, o), tile.outerLimit),
-                          ix.lt(ix.add(tile.inner0, i), tile.innerLimit));
-    if (taken)
-      valid = ix.both(valid, taken);
-    body(b, loc, o, i, valid, taken);
+    Piece piece;
+    piece.taken = (round + 1) * threads <= pieces ? Value() : ix.lt(q, pieces);
+    piece.o = ix.div(q, perRow);
+    piece.i = ix.mul(ix.rem(q, perRow), tile.vec);
+    piece.rowValid = ix.lt(ix.add(tile.outer0, piece.o), tile.outerLimit);
+    if (piece.taken)
+      piece.rowValid = ix.both(piece.rowValid, piece.taken);
+    piece.valid =
+        ix.both(piece.rowValid, ix.lt(ix.add(tile.inner0, piece.i), tile.innerLimit));
+    body(b, loc, piece);
   }
 }
 
-/// Runs `body` under scf.if (`condition`), or directly when `condition` is null.
+/// Runs `body` under scf.if (`condition`), or directly when `condition` is null or true
+/// (never when it is false).
 void guarded(OpBuilder &b, Location loc, Value condition,
              function_ref<void(OpBuilder &, Location)> body) {
-  if (!condition) {
+  std::optional<int64_t> known = condition ? getConstantIntValue(condition) : std::nullopt;
+  if (!condition || (known && *known)) {
     body(b, loc);
     return;
   }
+  if (known)
+    return;
   scf::IfOp::create(b, loc, condition, [&](OpBuilder &b, Location loc) {
     body(b, loc);
     scf::YieldOp::create(b, loc);
@@ -558,19 +617,68 @@ Value globalIndex(Ix &ix, const GlobalTile &tile, Value o, Value i) {
                 ix.add(ix.mul(ix.add(tile.outer0, o), tile.ld), ix.add(tile.inner0, i)));
 }
 
+/// Loads a piece element by element (any alignment; elements past innerLimit are zeros).
+Value loadPieceElements(OpBuilder &b, Location loc, const GlobalTile &tile, const Piece &piece,
+                        Value enabled) {
+  Ix ix(b, loc);
+  SmallVector<Value> elements;
+  for (int64_t e = 0; e < tile.vec; ++e) {
+    Value i = ix.add(piece.i, e);
+    Value valid = ix.both(piece.rowValid, ix.lt(ix.add(tile.inner0, i), tile.innerLimit));
+    if (enabled)
+      valid = ix.both(valid, enabled);
+    elements.push_back(
+        guardedLoad(b, loc, tile.buffer, globalIndex(ix, tile, piece.o, i), valid, 1));
+  }
+  if (tile.vec == 1)
+    return elements.front();
+  auto type = VectorType::get({tile.vec}, elements.front().getType());
+  return vector::FromElementsOp::create(b, loc, type, elements);
+}
+
+enum class LoadMode {
+  /// One (aligned) vector load per piece where the tile says so at run time, else loads
+  /// element by element.
+  Checked,
+  /// Element by element.
+  Elements,
+};
+
 /// Loads this thread's pieces of `tile` into registers: zeros outside the matrix, and
 /// everywhere when `enabled` (if given) is false.
 SmallVector<Value> loadPieces(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid,
-                              int64_t threads, Value enabled = Value()) {
+                              int64_t threads, Value enabled = Value(),
+                              LoadMode mode = LoadMode::Checked) {
   SmallVector<Value> pieces;
-  forEachPiece(b, loc, tile, tid, threads,
-               [&](OpBuilder &b, Location loc, Value o, Value i, Value valid, Value) {
-                 Ix ix(b, loc);
-                 if (enabled)
-                   valid = ix.both(valid, enabled);
-                 pieces.push_back(guardedLoad(b, loc, tile.buffer, globalIndex(ix, tile, o, i),
-                                              valid, tile.vec));
-               });
+  forEachPiece(b, loc, tile, tid, threads, [&](OpBuilder &b, Location loc, const Piece &piece) {
+    Ix ix(b, loc);
+    if (mode == LoadMode::Elements) {
+      pieces.push_back(loadPieceElements(b, loc, tile, piece, enabled));
+      return;
+    }
+    Value valid = enabled ? ix.both(piece.valid, enabled) : piece.valid;
+    auto vectorLoad = [&](OpBuilder &b, Location loc) {
+      Ix ix(b, loc);
+      return guardedLoad(b, loc, tile.buffer, globalIndex(ix, tile, piece.o, piece.i), valid,
+                         tile.vec);
+    };
+    if (!tile.aligned) {
+      pieces.push_back(vectorLoad(b, loc));
+      return;
+    }
+    if (auto known = getConstantIntValue(tile.aligned)) {
+      pieces.push_back(*known ? vectorLoad(b, loc)
+                              : loadPieceElements(b, loc, tile, piece, enabled));
+      return;
+    }
+    auto choice = scf::IfOp::create(
+        b, loc, tile.aligned,
+        [&](OpBuilder &b, Location loc) { scf::YieldOp::create(b, loc, vectorLoad(b, loc)); },
+        [&](OpBuilder &b, Location loc) {
+          scf::YieldOp::create(b, loc, loadPieceElements(b, loc, tile, piece, enabled));
+        });
+    pieces.push_back(choice.getResult(0));
+  });
   return pieces;
 }
 
@@ -586,9 +694,10 @@ void storePieces(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid, 
   Type sharedType = cast<MemRefType>(shared.getType()).getElementType();
   unsigned next = 0;
   forEachPiece(b, loc, tile, tid, threads,
-               [&](OpBuilder &b, Location loc, Value o, Value i, Value, Value taken) {
+               [&](OpBuilder &b, Location loc, const Piece &where) {
                  Value piece = pieces[next++];
-                 guarded(b, loc, taken, [&](OpBuilder &b, Location loc) {
+                 Value o = where.o, i = where.i;
+                 guarded(b, loc, where.taken, [&](OpBuilder &b, Location loc) {
                    Ix ix(b, loc);
                    if (contiguous && tile.vec > 1) {
                      auto type = VectorType::get({tile.vec}, sharedType);
@@ -611,7 +720,8 @@ void storePieces(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid, 
 }
 
 /// Copies a tile into shared memory without changing the element type: with cp.async
-/// (zero-filled outside the matrix) when `async`, else with loads and stores.
+/// (zero-filled outside the matrix) when `async` (and the tile is aligned at run time, if it
+/// asks), else with loads and stores.
 void copyTile(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid, int64_t threads,
               Value shared, SharedIndex sharedIndex, bool async, bool contiguous) {
   if (!async) {
@@ -621,20 +731,51 @@ void copyTile(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid, int
   }
   Type elementType = cast<MemRefType>(tile.buffer.getType()).getElementType();
   bool bypassL1 = tile.vec * byteWidth(elementType) == 16;
-  forEachPiece(b, loc, tile, tid, threads,
-               [&](OpBuilder &b, Location loc, Value o, Value i, Value valid, Value taken) {
-                 guarded(b, loc, taken, [&](OpBuilder &b, Location loc) {
-                   Ix ix(b, loc);
-                   // Outside the matrix: no bytes are read (src-size 0), the 16 bytes in
-                   // shared memory are zeroed; the address still points into the buffer.
-                   Value source = ix.select(valid, globalIndex(ix, tile, o, i), ix.c(0));
-                   Value sourceElements = ix.select(valid, ix.c(tile.vec), ix.c(0));
-                   nvgpu::DeviceAsyncCopyOp::create(
-                       b, loc, shared, ValueRange{sharedIndex(ix, o, i)}, tile.buffer,
-                       ValueRange{source}, b.getIndexAttr(tile.vec), sourceElements,
-                       bypassL1 ? b.getUnitAttr() : UnitAttr());
+  auto asyncCopies = [&](OpBuilder &b, Location loc) {
+    forEachPiece(b, loc, tile, tid, threads,
+                 [&](OpBuilder &b, Location loc, const Piece &piece) {
+                   guarded(b, loc, piece.taken, [&](OpBuilder &b, Location loc) {
+                     Ix ix(b, loc);
+                     // Outside the matrix: no bytes are read (src-size 0), the bytes in
+                     // shared memory are zeroed; the address still points into the buffer.
+                     Value source = ix.select(
+                         piece.valid, globalIndex(ix, tile, piece.o, piece.i), ix.c(0));
+                     Value sourceElements = ix.select(piece.valid, ix.c(tile.vec), ix.c(0));
+                     nvgpu::DeviceAsyncCopyOp::create(
+                         b, loc, shared, ValueRange{sharedIndex(ix, piece.o, piece.i)},
+                         tile.buffer, ValueRange{source}, b.getIndexAttr(tile.vec),
+                         sourceElements, bypassL1 ? b.getUnitAttr() : UnitAttr());
+                   });
                  });
-               });
+  };
+  auto elementCopies = [&](OpBuilder &b, Location loc) {
+    SmallVector<Value> pieces =
+        loadPieces(b, loc, tile, tid, threads, Value(), LoadMode::Elements);
+    storePieces(b, loc, tile, tid, threads, pieces, shared, sharedIndex, contiguous);
+  };
+  if (!tile.aligned) {
+    asyncCopies(b, loc);
+    return;
+  }
+  if (auto known = getConstantIntValue(tile.aligned)) {
+    if (*known)
+      asyncCopies(b, loc);
+    else
+      elementCopies(b, loc);
+    return;
+  }
+  scf::IfOp::create(
+      b, loc, tile.aligned,
+      [&](OpBuilder &b, Location loc) {
+        asyncCopies(b, loc);
+        scf::YieldOp::create(b, loc);
+      },
+      [&](OpBuilder &b, Location loc) {
+        SmallVector<Value> pieces =
+            loadPieces(b, loc, tile, tid, threads, Value(), LoadMode::Elements);
+        storePieces(b, loc, tile, tid, threads, pieces, shared, sharedIndex, contiguous);
+        scf::YieldOp::create(b, loc);
+      });
 }
 
 /// Offset of element (row, col) of a [rows][cols] tile of 16-bit elements in shared memory:
@@ -648,6 +789,28 @@ Value swizzle(Ix &ix, Value row, Value col, int64_t cols) {
   Value pattern = ix.rem(ix.div(row, rowsPerLine), period);
   Value chunk = ix.bitXor(ix.div(col, 8), pattern);
   return ix.add(ix.mul(row, cols), ix.add(ix.mul(chunk, 8), ix.rem(col, 8)));
+}
+
+/// The bm x bk tile of A at (m0, k0), along A's contiguous dim.
+GlobalTile tileOfA(const GemmSpec &spec, const GemmArgs &args, Value m0, Value k0, int64_t bm,
+                   int64_t bk) {
+  GlobalTile tile = spec.aKContig ? GlobalTile{args.a, args.aOff, args.lda, m0, args.m, k0,
+                                               args.k, bm, bk, spec.vecA}
+                                  : GlobalTile{args.a, args.aOff, args.lda, k0, args.k, m0,
+                                               args.m, bk, bm, spec.vecA};
+  tile.aligned = args.alignedA;
+  return tile;
+}
+
+/// The bk x bn tile of B at (k0, n0), along B's contiguous dim.
+GlobalTile tileOfB(const GemmSpec &spec, const GemmArgs &args, Value n0, Value k0, int64_t bn,
+                   int64_t bk) {
+  GlobalTile tile = spec.bKContig ? GlobalTile{args.b, args.bOff, args.ldb, n0, args.n, k0,
+                                               args.k, bn, bk, spec.vecB}
+                                  : GlobalTile{args.b, args.bOff, args.ldb, k0, args.k, n0,
+                                               args.n, bk, bn, spec.vecB};
+  tile.aligned = args.alignedB;
+  return tile;
 }
 
 //===----------------------------------------------------------------------===//
@@ -676,37 +839,25 @@ struct TensorCoreKernel {
     Value bStage = ix.add(aStage, tile.bm * tile.bk);
     Value k0 = ix.mul(slice, tile.bk);
     int64_t bytes = byteWidth(spec.storage);
+    GlobalTile a = tileOfA(spec, args, m0, k0, tile.bm, tile.bk);
     if (spec.aKContig) {
-      GlobalTile a{args.a, args.aOff, args.lda, m0, args.m, k0, args.k, tile.bm, tile.bk,
-                   spec.vecA};
       auto index = [&](Ix &ix, Value o, Value i) {
         return ix.add(aStage, swizzle(ix, o, i, tile.bk));
       };
       copyTile(b, loc, a, tid, tile.threads(), shared, index, spec.vecA * bytes >= 4, true);
     } else {
       // Gemm transA: A is [K, M]; transposed element by element into [bm][bk].
-      GlobalTile a{args.a, args.aOff, args.lda, k0, args.k, m0, args.m, tile.bk, tile.bm,
-                   spec.vecA};
       auto index = [&](Ix &ix, Value o, Value i) {
         return ix.add(aStage, swizzle(ix, i, o, tile.bk));
       };
       copyTile(b, loc, a, tid, tile.threads(), shared, index, false, false);
     }
-    if (spec.bKContig) {
-      GlobalTile t{args.b, args.bOff, args.ldb, n0, args.n, k0, args.k, tile.bn, tile.bk,
-                   spec.vecB};
-      auto index = [&](Ix &ix, Value o, Value i) {
-        return ix.add(bStage, swizzle(ix, o, i, tile.bk));
-      };
-      copyTile(b, loc, t, tid, tile.threads(), shared, index, spec.vecB * bytes >= 4, true);
-    } else {
-      GlobalTile t{args.b, args.bOff, args.ldb, k0, args.k, n0, args.n, tile.bk, tile.bn,
-                   spec.vecB};
-      auto index = [&](Ix &ix, Value o, Value i) {
-        return ix.add(bStage, swizzle(ix, o, i, tile.bn));
-      };
-      copyTile(b, loc, t, tid, tile.threads(), shared, index, spec.vecB * bytes >= 4, true);
-    }
+    GlobalTile t = tileOfB(spec, args, n0, k0, tile.bn, tile.bk);
+    auto index = [&](Ix &ix, Value o, Value i) {
+      return ix.add(bStage, spec.bKContig ? swizzle(ix, o, i, tile.bk)
+                                          : swizzle(ix, o, i, tile.bn));
+    };
+    copyTile(b, loc, t, tid, tile.threads(), shared, index, spec.vecB * bytes >= 4, true);
   }
 
   /// The four 32-bit registers of an ldmatrix.x4 whose lane addresses element `index`, as
@@ -786,8 +937,8 @@ struct TensorCoreKernel {
 
   void build(OpBuilder &b, Location loc, const GemmArgs &args) {
     Ix ix(b, loc);
-    Value m0 = ix.mul(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), tile.bm);
-    Value n0 = ix.mul(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), tile.bn);
+    Value m0 = ix.mul(args.blockM, tile.bm);
+    Value n0 = ix.mul(args.blockN, tile.bn);
     Value slices = ix.ceilDiv(args.k, tile.bk);
 
     // Prologue: slices 0 .. stages-2 in flight, one commit group per slice (empty past the
@@ -829,11 +980,12 @@ struct TensorCoreKernel {
     Value colBase = ix.add(n0, ix.mul(warpCol, tile.warpN()));
     for (int64_t i = 0; i < fragmentsM(); ++i)
       for (int64_t j = 0; j < fragmentsN(); ++j)
-        for (int64_t r = 0; r < 4; ++r) {
-          Value row = ix.add(rowBase, ix.add(group, i * 16 + (r / 2) * 8));
-          Value col = ix.add(colBase, ix.add(ix.mul(quad, 2), j * 8 + r % 2));
-          storeOutputIfInside(b, loc, spec, args,
-                              loop.getResult((i * fragmentsN() + j) * 4 + r), row, col);
+        for (int64_t half = 0; half < 2; ++half) {
+          Value row = ix.add(rowBase, ix.add(group, i * 16 + half * 8));
+          Value col = ix.add(colBase, ix.add(ix.mul(quad, 2), j * 8));
+          int64_t first = (i * fragmentsN() + j) * 4 + half * 2;
+          storeOutputs(b, loc, spec, args, {loop.getResult(first), loop.getResult(first + 1)},
+                       row, col);
         }
   }
 };
@@ -858,15 +1010,8 @@ struct SimtKernel {
   std::pair<GlobalTile, GlobalTile> tiles(Ix &ix, const GemmArgs &args, Value m0, Value n0,
                                           Value slice) {
     Value k0 = ix.mul(slice, tile.bk);
-    GlobalTile a = spec.aKContig ? GlobalTile{args.a, args.aOff, args.lda, m0, args.m, k0,
-                                              args.k, tile.bm, tile.bk, spec.vecA}
-                                 : GlobalTile{args.a, args.aOff, args.lda, k0, args.k, m0,
-                                              args.m, tile.bk, tile.bm, spec.vecA};
-    GlobalTile t = spec.bKContig ? GlobalTile{args.b, args.bOff, args.ldb, n0, args.n, k0,
-                                              args.k, tile.bn, tile.bk, spec.vecB}
-                                 : GlobalTile{args.b, args.bOff, args.ldb, k0, args.k, n0,
-                                              args.n, tile.bk, tile.bn, spec.vecB};
-    return {a, t};
+    return {tileOfA(spec, args, m0, k0, tile.bm, tile.bk),
+            tileOfB(spec, args, n0, k0, tile.bn, tile.bk)};
   }
 
   size_t aPieces(const GlobalTile &a) const {
@@ -950,8 +1095,8 @@ struct SimtKernel {
 
   void build(OpBuilder &b, Location loc, const GemmArgs &args) {
     Ix ix(b, loc);
-    Value m0 = ix.mul(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y), tile.bm);
-    Value n0 = ix.mul(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), tile.bn);
+    Value m0 = ix.mul(args.blockM, tile.bm);
+    Value n0 = ix.mul(args.blockN, tile.bn);
     int64_t threadsN = tile.bn / tile.tn;
     Value tx = ix.rem(tid, threadsN), ty = ix.div(tid, threadsN);
     Value slices = ix.ceilDiv(args.k, tile.bk);
@@ -984,10 +1129,13 @@ struct SimtKernel {
         });
 
     for (int64_t r = 0; r < tile.tm; ++r)
-      for (int64_t c = 0; c < tile.tn; ++c) {
+      for (int64_t c = 0; c < tile.tn; c += 4) {
         Value row = ix.add(m0, tileOffset(ix, ty, tile.bm, tile.tm, r));
         Value col = ix.add(n0, tileOffset(ix, tx, tile.bn, tile.tn, c));
-        storeOutputIfInside(b, loc, spec, args, loop.getResult(r * tile.tn + c), row, col);
+        SmallVector<Value> run;
+        for (int64_t e = 0; e < 4; ++e)
+          run.push_back(loop.getResult(r * tile.tn + c + e));
+        storeOutputs(b, loc, spec, args, run, row, col);
       }
   }
 };
@@ -1009,7 +1157,7 @@ struct GemvKernel {
     Ix ix(b, loc);
     int64_t rows = spec.m, cols = spec.gemvCols, vec = spec.vecA, outputs = rows * cols;
     Value warp = ix.div(tid, 32), lane = ix.rem(tid, 32);
-    Value n0 = ix.mul(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x), cols);
+    Value n0 = ix.mul(args.blockN, cols);
     int64_t step = kGemvWarps * 32 * vec;
     Value start = ix.mul(ix.add(ix.mul(warp, 32), lane), vec);
     SmallVector<Value> colInside;
@@ -1090,7 +1238,7 @@ struct GemvKernel {
       }
       Value row = ix.div(tid, cols);
       Value col = ix.add(n0, ix.rem(tid, cols));
-      storeOutputIfInside(b, loc, spec, args, total, row, col);
+      storeOutputs(b, loc, spec, args, {total}, row, col);
     });
   }
 };
@@ -1144,9 +1292,18 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
           break;
         }
 
-        auto body = [&](OpBuilder &b, Location loc, const GemmArgs &args) {
+        auto body = [&](OpBuilder &b, Location loc, GemmArgs args) {
           Ix ix(b, loc);
-          switch (spec.kind) {
+          // Run-time alignment: the leading dim, the extent of the contiguous dim and the
+          // batch offset are multiples of the vector width.
+          auto aligned = [&](Value ld, Value extent, Value offset, int64_t vec) {
+            Value result = ix.isMultiple(ld, vec);
+            result = ix.both(result, ix.isMultiple(extent, vec));
+            return ix.both(result, ix.isMultiple(offset, vec));
+          };
+          auto run = [&](OpBuilder &b, Location loc, const GemmArgs &args) {
+            Ix ix(b, loc);
+            switch (spec.kind) {
           case GemmKind::TensorCore: {
             Value lane = ix.rem(tid, 32), warp = ix.div(tid, 32);
             TensorCoreKernel kernel{spec,
@@ -1170,44 +1327,62 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
             break;
           }
           }
+          };
+          if (!spec.checkA && !spec.checkB) {
+            run(b, loc, args);
+            return;
+          }
+          // Two versions of the kernel: vector loads (cp.async) when the checked operands
+          // are aligned, element loads otherwise.
+          Value allAligned = arith::ConstantIntOp::create(b, loc, 1, 1);
+          if (spec.checkA)
+            allAligned = ix.both(allAligned, aligned(args.lda, spec.aKContig ? args.k : args.m,
+                                                     args.aOff, spec.vecA));
+          if (spec.checkB)
+            allAligned = ix.both(allAligned, aligned(args.ldb, spec.bKContig ? args.k : args.n,
+                                                     args.bOff, spec.vecB));
+          scf::IfOp::create(
+              b, loc, allAligned,
+              [&](OpBuilder &b, Location loc) {
+                run(b, loc, args);
+                scf::YieldOp::create(b, loc);
+              },
+              [&](OpBuilder &b, Location loc) {
+                GemmArgs unaligned = args;
+                Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
+                if (spec.checkA)
+                  unaligned.alignedA = no;
+                if (spec.checkB)
+                  unaligned.alignedB = no;
+                run(b, loc, unaligned);
+                scf::YieldOp::create(b, loc);
+              });
         };
 
+        // Blocks: x = batch * (N tiles) + N tile, y = M tile.
+        Value blockX = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+        args.blockM = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+        args.aOff = args.bOff = args.yOff = ix.c(0);
         if (spec.batchDims == 0) {
-          args.aOff = args.bOff = args.yOff = ix.c(0);
+          args.blockN = blockX;
           body(b, loc, args);
           return;
         }
-        // Batches: blockIdx.z, blockIdx.z + gridDim.z, ... (the grid's z is capped).
-        Value count = scalar(nextScalar++);
-        SmallVector<Value> sizes, aStrides, bStrides;
-        for (unsigned d = 0; d < spec.batchDims; ++d) {
-          sizes.push_back(scalar(nextScalar++));
-          aStrides.push_back(scalar(nextScalar++));
-          bStrides.push_back(scalar(nextScalar++));
+        Value tilesN = ix.ceilDiv(args.n, spec.tileN());
+        Value batch = arith::DivUIOp::create(b, loc, blockX, tilesN);
+        args.blockN = arith::RemUIOp::create(b, loc, blockX, tilesN);
+        Value rest = batch;
+        for (int d = static_cast<int>(spec.batchDims) - 1; d >= 0; --d) {
+          unsigned first = nextScalar + 3 * d;
+          Value size = scalar(first), aStride = scalar(first + 1), bStride = scalar(first + 2);
+          Value index = d == 0 ? rest : ix.rem(rest, size);
+          if (d != 0)
+            rest = arith::DivUIOp::create(b, loc, rest, size);
+          args.aOff = ix.add(args.aOff, ix.mul(index, aStride));
+          args.bOff = ix.add(args.bOff, ix.mul(index, bStride));
         }
-        Value first = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
-        Value step = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
-        Value planeSize = ix.mul(args.m, args.n);
-        scf::ForOp::create(
-            b, loc, first, count, step, ValueRange{},
-            [&](OpBuilder &b, Location loc, Value z, ValueRange) {
-              Ix ix(b, loc);
-              GemmArgs batch = args;
-              batch.aOff = batch.bOff = ix.c(0);
-              Value rest = z;
-              for (int d = static_cast<int>(spec.batchDims) - 1; d >= 0; --d) {
-                Value index = d == 0 ? rest : ix.rem(rest, sizes[d]);
-                if (d != 0)
-                  rest = arith::DivUIOp::create(b, loc, rest, sizes[d]);
-                batch.aOff = ix.add(batch.aOff, ix.mul(index, aStrides[d]));
-                batch.bOff = ix.add(batch.bOff, ix.mul(index, bStrides[d]));
-              }
-              batch.yOff = ix.mul(z, planeSize);
-              body(b, loc, batch);
-              // The next batch refills shared memory.
-              gpu::BarrierOp::create(b, loc);
-              scf::YieldOp::create(b, loc);
-            });
+        args.yOff = ix.mul(batch, ix.mul(args.m, args.n));
+        body(b, loc, args);
       });
 }
 
@@ -1218,22 +1393,71 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
 struct GemmOptions {
   bool tensorCores = true;
   bool gemv = true;
+  std::optional<TensorCoreTile> tc;
+  std::optional<SimtTile> simt;
 };
 
-/// KILN_GEMM=simt[,nogemv]: see the file comment.
-GemmOptions readOptions() {
+/// Parses "128x128x32w2x4s4" (tensor cores) or "128x128x8r8x8" (SIMT).
+template <size_t N>
+bool parseNumbers(StringRef text, StringRef separators, std::array<int64_t, N> &numbers) {
+  for (size_t i = 0; i < N; ++i) {
+    size_t end = i + 1 < N ? text.find(separators[i]) : text.size();
+    if (end == StringRef::npos || text.take_front(end).getAsInteger(10, numbers[i]) ||
+        numbers[i] <= 0)
+      return false;
+    text = text.drop_front(std::min(end + 1, text.size()));
+  }
+  return true;
+}
+
+bool isPowerOfTwo(int64_t value) { return value > 0 && (value & (value - 1)) == 0; }
+
+/// KILN_GEMM (see the file comment): `simt`, `nogemv`, `tc=BMxBNxBKwWMxWNsS`,
+/// `simt-tile=BMxBNxBKrTMxTN`, comma-separated.
+FailureOr<GemmOptions> readOptions(Operation *op, const Target &target) {
   GemmOptions options;
   const char *text = std::getenv("KILN_GEMM");
   if (!text)
     return options;
   SmallVector<StringRef> words;
   StringRef(text).split(words, ',', -1, false);
+  int64_t sharedLimit = target.smVersion >= 90 ? 227 * 1024 : 163 * 1024;
   for (StringRef word : words) {
     word = word.trim();
-    if (word == "simt")
+    std::array<int64_t, 6> tc;
+    std::array<int64_t, 5> simt;
+    if (word == "simt") {
       options.tensorCores = false;
-    else if (word == "nogemv")
+    } else if (word == "nogemv") {
       options.gemv = false;
+    } else if (word.consume_front("tc=") && parseNumbers(word, "xxwxs", tc)) {
+      TensorCoreTile tile{tc[0], tc[1], tc[2], tc[3], tc[4], tc[5]};
+      bool valid = tile.bm % (16 * tile.warpsM) == 0 && tile.bn % (16 * tile.warpsN) == 0 &&
+                   tile.bk % 16 == 0 && isPowerOfTwo(tile.bk) && tile.bk <= 64 &&
+                   tile.bn % 64 == 0 && tile.stages >= 2 && tile.threads() <= 1024 &&
+                   tile.stages * (tile.bm + tile.bn) * tile.bk * 2 <= sharedLimit;
+      if (!valid)
+        return op->emitError() << "KILN_GEMM: tensor-core tile '" << word
+                               << "' is not supported (bm a multiple of 16 * warps in m, bn "
+                                  "of 64 and of 16 * warps in n, bk 16, 32 or 64, at least "
+                                  "2 stages, at most 1024 threads, shared memory within "
+                               << sharedLimit << " bytes)";
+      options.tc = tile;
+    } else if (word.consume_front("simt-tile=") && parseNumbers(word, "xxrx", simt)) {
+      SimtTile tile{simt[0], simt[1], simt[2], simt[3], simt[4]};
+      bool valid = tile.tm % 4 == 0 && tile.tn % 4 == 0 && tile.bm % tile.tm == 0 &&
+                   tile.bn % tile.tn == 0 && tile.threads() <= 1024 &&
+                   2 * tile.bk * (tile.bm + tile.bn + 2 * kSimtPad) * 8 <= sharedLimit;
+      if (!valid)
+        return op->emitError() << "KILN_GEMM: SIMT tile '" << word
+                               << "' is not supported (tm and tn multiples of 4 dividing bm "
+                                  "and bn, at most 1024 threads)";
+      options.simt = tile;
+    } else {
+      return op->emitError() << "KILN_GEMM: unknown option '" << word
+                             << "' (simt, nogemv, tc=BMxBNxBKwWMxWNsS, "
+                                "simt-tile=BMxBNxBKrTMxTN)";
+    }
   }
   return options;
 }
@@ -1251,18 +1475,36 @@ struct GemmLaunch {
   SmallVector<Value> resultDims;
 };
 
-/// Largest number of elements, at most 16 bytes, dividing every value of `values` (which
-/// must all be static; otherwise 1).
-int64_t vectorWidth(Type storage, ArrayRef<Value> values) {
-  int64_t width = std::max<int64_t>(1, 16 / byteWidth(storage));
+/// Elements per global access of an operand: the largest count, at most 16 bytes, that
+/// divides every static value of `values` (its sizes and strides along the contiguous dim).
+/// Where some are only known at run time, the kernel checks them (`checked`).
+struct Width {
+  int64_t elements = 1;
+  bool checked = false;
+};
+Width vectorWidth(Type storage, ArrayRef<Value> values) {
+  Width width;
+  width.elements = std::max<int64_t>(1, 16 / byteWidth(storage));
   for (Value value : values) {
     std::optional<int64_t> constant = constantOf(value);
-    if (!constant)
-      return 1;
-    while (width > 1 && *constant % width != 0)
-      width /= 2;
+    if (!constant) {
+      width.checked = true;
+      continue;
+    }
+    while (width.elements > 1 && *constant % width.elements != 0)
+      width.elements /= 2;
   }
+  width.checked &= width.elements > 1;
   return width;
+}
+
+void setWidthA(GemmSpec &spec, Width width) {
+  spec.vecA = width.elements;
+  spec.checkA = width.checked;
+}
+void setWidthB(GemmSpec &spec, Width width) {
+  spec.vecB = width.elements;
+  spec.checkB = width.checked;
 }
 
 /// What products accumulate in, or null if the element type is not supported.
@@ -1308,9 +1550,12 @@ private:
 };
 
 /// Picks the kernel, builds it and launches it; returns the result tensor.
-Value emitGemm(KernelEmitter &e, GemmLaunch &g) {
+Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
   GemmSpec &spec = g.spec;
-  GemmOptions options = readOptions();
+  FailureOr<GemmOptions> parsed = readOptions(op, e.target());
+  if (failed(parsed))
+    return Value();
+  GemmOptions options = *parsed;
   std::optional<int64_t> staticM = constantOf(g.m);
   spec.n = staticOr(g.n);
   spec.k = staticOr(g.k);
@@ -1323,7 +1568,10 @@ Value emitGemm(KernelEmitter &e, GemmLaunch &g) {
       spec.aKContig && spec.bKContig && spec.acc.isF32()) {
     spec.kind = GemmKind::Gemv;
     spec.m = *staticM;
-    spec.vecA = spec.vecB = std::min(spec.vecA, spec.vecB);
+    // The GEMV kernel reads both with one width and checks nothing at run time.
+    int64_t vec = std::min(spec.checkA ? 1 : spec.vecA, spec.checkB ? 1 : spec.vecB);
+    spec.vecA = spec.vecB = vec;
+    spec.checkA = spec.checkB = false;
     spec.gemvCols = spec.n != kDynamic && spec.n < 2048 ? 2 : 4;
   } else {
     // Large tiles when they fill the GPU (about 132 SMs), or when M is unknown and N large.
@@ -1334,10 +1582,10 @@ Value emitGemm(KernelEmitter &e, GemmLaunch &g) {
       large = spec.n == kDynamic || spec.n >= 2048;
     if (halfPrecision && options.tensorCores) {
       spec.kind = GemmKind::TensorCore;
-      spec.tc = large ? kTensorCoreLarge : kTensorCoreSmall;
+      spec.tc = options.tc.value_or(large ? kTensorCoreLarge : kTensorCoreSmall);
     } else {
       spec.kind = GemmKind::Simt;
-      spec.simt = large ? kSimtLarge : kSimtSmall;
+      spec.simt = options.simt.value_or(large ? kSimtLarge : kSimtSmall);
     }
   }
 
@@ -1351,21 +1599,18 @@ Value emitGemm(KernelEmitter &e, GemmLaunch &g) {
   SmallVector<Value> scalars = {g.m, g.n, g.k, g.lda, g.ldb};
   if (spec.hasAddend)
     llvm::append_range(scalars, ArrayRef<Value>{g.cs0, g.cs1});
-  Value gridZ = e.index(1);
+  Value gridX = e.ceilDiv(g.n, spec.tileN());
   if (spec.batchDims) {
-    Value count = e.product(ValueRange(g.batchSizes));
-    scalars.push_back(count);
     for (unsigned d = 0; d < spec.batchDims; ++d)
       llvm::append_range(scalars,
                          ArrayRef<Value>{g.batchSizes[d], g.aStrides[d], g.bStrides[d]});
-    gridZ = HostMath(e).min(count, kMaxGridZ);
+    gridX = e.mul(gridX, e.product(ValueRange(g.batchSizes)));
   }
-  Value gridX = e.ceilDiv(g.n, spec.tileN());
   Value gridY = spec.kind == GemmKind::Gemv ? e.index(1) : e.ceilDiv(g.m, spec.tileM());
   BlockSize block = {static_cast<int32_t>(spec.threads()), 1, 1};
   return e
       .launch(kernel, inputs, {ResultSpec{g.resultType, g.resultDims}}, scalars,
-              {gridX, gridY, gridZ}, block, spec.sharedBytes())
+              {gridX, gridY, e.index(1)}, block, spec.sharedBytes())
       .front();
 }
 
@@ -1430,8 +1675,8 @@ LogicalResult lowerLinear(Operation *op, KernelEmitter &e) {
   g.n = (*weightDims)[0];
   g.lda = g.k;
   g.ldb = (*weightDims)[1];
-  spec.vecA = vectorWidth(spec.storage, {g.k});
-  spec.vecB = vectorWidth(spec.storage, {g.ldb});
+  setWidthA(spec, vectorWidth(spec.storage, {g.k}));
+  setWidthB(spec, vectorWidth(spec.storage, {g.ldb}));
   if (tensors[2]) {
     spec.hasAddend = true;
     g.addend = tensors[2];
@@ -1443,7 +1688,10 @@ LogicalResult lowerLinear(Operation *op, KernelEmitter &e) {
     g.residual = tensors[3];
   }
   spec.activation = linear.getActivation();
-  e.setResult(linear.getOutput(), emitGemm(e, g));
+  Value result = emitGemm(e, op, g);
+  if (!result)
+    return failure();
+  e.setResult(linear.getOutput(), result);
   return success();
 }
 
@@ -1495,15 +1743,15 @@ LogicalResult lowerMatMul(Operation *op, KernelEmitter &e) {
   g.n = bVector ? e.index(1) : (*bDims)[rb - 1];
   g.lda = g.k;
   spec.aKContig = true;
-  spec.vecA = vectorWidth(spec.storage, {g.k});
+  setWidthA(spec, vectorWidth(spec.storage, {g.k}));
   if (bVector) {
     spec.bKContig = true;
     g.ldb = g.k;
-    spec.vecB = vectorWidth(spec.storage, {g.k});
+    setWidthB(spec, vectorWidth(spec.storage, {g.k}));
   } else {
     spec.bKContig = false;
     g.ldb = g.n;
-    spec.vecB = vectorWidth(spec.storage, {g.n});
+    setWidthB(spec, vectorWidth(spec.storage, {g.n}));
   }
 
   ArrayRef<Value> aBatch = ArrayRef<Value>(*aDims).drop_back(aVector ? 1 : 2);
@@ -1531,7 +1779,10 @@ LogicalResult lowerMatMul(Operation *op, KernelEmitter &e) {
       g.bStrides.push_back(strideOf(bBatch, bMatrix));
     }
   }
-  e.setResult(matmul.getOutput(), emitGemm(e, g));
+  Value result = emitGemm(e, op, g);
+  if (!result)
+    return failure();
+  e.setResult(matmul.getOutput(), result);
   return success();
 }
 
@@ -1585,8 +1836,8 @@ LogicalResult lowerGemm(Operation *op, KernelEmitter &e) {
   g.ldb = (*bDims)[1];
   spec.aKContig = !transA;
   spec.bKContig = transB;
-  spec.vecA = vectorWidth(spec.storage, {g.lda});
-  spec.vecB = vectorWidth(spec.storage, {g.ldb});
+  setWidthA(spec, vectorWidth(spec.storage, {g.lda}));
+  setWidthB(spec, vectorWidth(spec.storage, {g.ldb}));
   if (tensors[2]) {
     FailureOr<SmallVector<Value>> cDims = e.dims(gemm.getC(), op);
     if (failed(cDims))
@@ -1603,16 +1854,298 @@ LogicalResult lowerGemm(Operation *op, KernelEmitter &e) {
     if (cDims->size() == 2)
       g.cs0 = math.broadcastStride((*cDims)[0], g.m, (*cDims)[1]);
   }
-  e.setResult(gemm.getOutput(), emitGemm(e, g));
+  Value result = emitGemm(e, op, g);
+  if (!result)
+    return failure();
+  e.setResult(gemm.getOutput(), result);
   return success();
 }
 
+
+//===----------------------------------------------------------------------===//
+// kiln.onnx.Einsum
+//===----------------------------------------------------------------------===//
+
+/// Labels of an einsum term: letters (their character codes) and, for "...", ids from
+/// kEllipsis on (right-aligned across the terms, as numpy does).
+constexpr int kEllipsis = 256;
+
+/// The labels of `term` on an operand of rank `rank` whose "..." covers the last `covered`
+/// of `ellipsisRank` ellipsis dims; fails on a term that does not fit.
+FailureOr<SmallVector<int>> einsumLabels(StringRef term, int64_t rank, int64_t *covered,
+                                         int64_t ellipsisRank = -1) {
+  SmallVector<int> letters;
+  std::optional<size_t> ellipsis;
+  for (size_t i = 0; i < term.size();) {
+    if (term.substr(i).starts_with("...")) {
+      if (ellipsis)
+        return failure();
+      ellipsis = letters.size();
+      i += 3;
+      continue;
+    }
+    if (!llvm::isAlpha(term[i]))
+      return failure();
+    letters.push_back(static_cast<unsigned char>(term[i]));
+    ++i;
+  }
+  int64_t count = rank - static_cast<int64_t>(letters.size());
+  if (rank < 0) // the output: covers every ellipsis dim
+    count = ellipsisRank;
+  if (ellipsis ? count < 0 : count != 0)
+    return failure();
+  if (covered)
+    *covered = ellipsis ? count : 0;
+  if (ellipsis) {
+    int64_t total = ellipsisRank < 0 ? count : ellipsisRank;
+    SmallVector<int> dims;
+    for (int64_t i = 0; i < count; ++i)
+      dims.push_back(kEllipsis + static_cast<int>(total - count + i));
+    letters.insert(letters.begin() + *ellipsis, dims.begin(), dims.end());
+  }
+  return letters;
+}
+
+std::string labelName(int label) {
+  if (label >= kEllipsis)
+    return "...";
+  return std::string(1, static_cast<char>(label));
+}
+
+/// Two-operand einsums that are a (batched) matrix product: every label is a batch label
+/// (both inputs and the output), a row label (one input and the output), or a contracted
+/// label (both inputs, not the output). The output lists the batch labels first, then the
+/// rows of one operand, then those of the other; each group of row or contracted labels is
+/// a run of adjacent dims in the same order in every term that has it (so that it flattens
+/// to one dim), and each operand's innermost dim belongs to one of its groups. Batch labels
+/// broadcast (size 1 against a larger size); other labels must have equal sizes.
+LogicalResult lowerEinsum(Operation *op, KernelEmitter &e) {
+  auto einsum = cast<OnnxEinsumOp>(op);
+  auto refuse = [&](const Twine &why) {
+    return op->emitError() << "GPU lowering of Einsum '" << einsum.getEquation()
+                           << "': " << why << " is not supported";
+  };
+  if (einsum.getInputs().size() != 2)
+    return refuse("an equation with " + Twine(einsum.getInputs().size()) +
+                  " inputs (only two-operand contractions)");
+  Value inputs[2] = {einsum.getInputs()[0], einsum.getInputs()[1]};
+  Value output = einsum.getOutput();
+  for (Value v : {inputs[0], inputs[1], output})
+    if (!isa<RankedTensorType>(v.getType()))
+      return refuse("an unranked operand");
+
+  std::string compact;
+  for (char c : einsum.getEquation())
+    if (c != ' ')
+      compact.push_back(c);
+  StringRef lhs = compact, rhs;
+  bool explicitOutput = StringRef(compact).contains("->");
+  if (explicitOutput)
+    std::tie(lhs, rhs) = StringRef(compact).split("->");
+  auto [termA, termB] = lhs.split(',');
+  SmallVector<int> labels[2];
+  int64_t covered[2], ellipsisRank = 0;
+  StringRef terms[2] = {termA, termB};
+  for (int i = 0; i < 2; ++i) {
+    int64_t rank = cast<RankedTensorType>(inputs[i].getType()).getRank();
+    if (failed(einsumLabels(terms[i], rank, &covered[i])))
+      return refuse("term '" + terms[i] + "'");
+    ellipsisRank = std::max(ellipsisRank, covered[i]);
+  }
+  for (int i = 0; i < 2; ++i)
+    labels[i] = *einsumLabels(terms[i], cast<RankedTensorType>(inputs[i].getType()).getRank(),
+                              nullptr, ellipsisRank);
+  SmallVector<int> outLabels;
+  if (explicitOutput) {
+    FailureOr<SmallVector<int>> parsed = einsumLabels(rhs, -1, nullptr, ellipsisRank);
+    if (failed(parsed))
+      return refuse("output term '" + rhs + "'");
+    outLabels = *parsed;
+  } else {
+    std::map<int, int> occurrences;
+    for (int i = 0; i < 2; ++i)
+      for (int label : labels[i])
+        ++occurrences[label];
+    for (int64_t i = 0; i < ellipsisRank; ++i)
+      outLabels.push_back(kEllipsis + static_cast<int>(i));
+    for (auto [label, count] : occurrences)
+      if (label < kEllipsis && count == 1)
+        outLabels.push_back(label);
+  }
+  if (static_cast<int64_t>(outLabels.size()) != cast<RankedTensorType>(output.getType()).getRank())
+    return refuse("an output term that does not match the result");
+
+  auto position = [](ArrayRef<int> list, int label) -> int {
+    auto it = llvm::find(list, label);
+    return it == list.end() ? -1 : static_cast<int>(it - list.begin());
+  };
+  for (int i = 0; i < 2; ++i)
+    for (int label : labels[i])
+      if (llvm::count(labels[i], label) > 1)
+        return refuse("a repeated label ('" + labelName(label) + "', a diagonal)");
+  for (int i = 0; i < 2; ++i)
+    for (int label : labels[i])
+      if (position(labels[1 - i], label) < 0 && position(outLabels, label) < 0)
+        return refuse("a sum over a dim of one operand ('" + labelName(label) + "')");
+
+  // Batch labels lead the output; then at most two runs of row labels.
+  auto isBatch = [&](int label) {
+    return position(labels[0], label) >= 0 && position(labels[1], label) >= 0;
+  };
+  size_t batchRank = 0;
+  while (batchRank < outLabels.size() && isBatch(outLabels[batchRank]))
+    ++batchRank;
+  SmallVector<int> runs[2];
+  int runOwner[2] = {-1, -1};
+  int runCount = 0;
+  for (size_t p = batchRank; p < outLabels.size(); ++p) {
+    int label = outLabels[p];
+    if (isBatch(label))
+      return refuse("a batch label ('" + labelName(label) + "') after the row labels");
+    int owner = position(labels[0], label) >= 0 ? 0 : 1;
+    if (runCount == 0 || runOwner[runCount - 1] != owner) {
+      if (runCount == 2)
+        return refuse("interleaved row labels of the two operands");
+      runOwner[runCount++] = owner;
+    }
+    runs[runCount - 1].push_back(label);
+  }
+  // The row operand R provides Y's rows (the first run when there are two), C its columns.
+  int r = runCount == 2 && runOwner[0] == 1 ? 1 : 0;
+  int c = 1 - r;
+  SmallVector<int> rowGroup, colGroup, kGroup;
+  for (int i = 0; i < runCount; ++i)
+    (runOwner[i] == r ? rowGroup : colGroup) = runs[i];
+  // Labels in both inputs but not in the output are contracted, in R's order.
+  for (int label : labels[r])
+    if (position(labels[c], label) >= 0 && position(outLabels, label) < 0)
+      kGroup.push_back(label);
+
+  // Host tensors, dims and row-major strides.
+  SmallVector<Value> tensors;
+  if (failed(hostTensors(e, {inputs[0], inputs[1]}, tensors)))
+    return failure();
+  SmallVector<SmallVector<Value>> dims, strides;
+  for (int i = 0; i < 2; ++i) {
+    FailureOr<SmallVector<Value>> d = e.dims(inputs[i], op);
+    if (failed(d))
+      return failure();
+    dims.push_back(*d);
+    SmallVector<Value> s(d->size());
+    for (size_t k = 0; k < d->size(); ++k)
+      s[k] = e.product(*d, k + 1, d->size());
+    strides.push_back(s);
+  }
+  FailureOr<SmallVector<Value>> outDims = e.dims(output, op);
+  if (failed(outDims))
+    return failure();
+  auto dimOf = [&](int operand, int label) { return dims[operand][position(labels[operand], label)]; };
+  auto strideOf = [&](int operand, int label) {
+    return strides[operand][position(labels[operand], label)];
+  };
+  auto sameSize = [](Value x, Value y) {
+    return x == y || (constantOf(x) && constantOf(x) == constantOf(y));
+  };
+  for (int label : kGroup)
+    if (!sameSize(dimOf(r, label), dimOf(c, label)))
+      return refuse("contracted label '" + labelName(label) +
+                    "' with sizes that may differ (broadcast)");
+
+  // A group flattens when it is a run of adjacent dims, in order, in every term with it.
+  auto adjacent = [&](ArrayRef<int> group, ArrayRef<int> list) {
+    int first = position(list, group.front());
+    for (auto [i, label] : llvm::enumerate(group))
+      if (position(list, label) != first + static_cast<int>(i))
+        return false;
+    return true;
+  };
+  for (auto [group, what] : {std::pair<ArrayRef<int>, const char *>{rowGroup, "row"},
+                             {colGroup, "column"},
+                             {kGroup, "contracted"}}) {
+    if (group.empty())
+      continue;
+    for (int i = 0; i < 2; ++i)
+      if (position(labels[i], group.front()) >= 0 && !adjacent(group, labels[i]))
+        return refuse(std::string(what) + " labels that are not adjacent in the same order in "
+                                           "every term");
+    if (group.data() != kGroup.data() && !adjacent(group, outLabels))
+      return refuse(std::string(what) + " labels that are not adjacent in the output");
+  }
+
+  GemmLaunch g;
+  g.resultType = e.storageTensorType(output);
+  g.resultDims = *outDims;
+  GemmSpec &spec = g.spec;
+  spec.storage = g.resultType.getElementType();
+  spec.acc = accumulatorType(spec.storage);
+  if (!spec.acc)
+    return refuse("element type " + typeName(spec.storage));
+  g.a = tensors[r];
+  g.b = tensors[c];
+  auto extent = [&](int operand, ArrayRef<int> group) {
+    Value result = e.index(1);
+    for (int label : group)
+      result = e.mul(result, dimOf(operand, label));
+    return result;
+  };
+  auto groupStride = [&](int operand, ArrayRef<int> group) {
+    return strideOf(operand, group.back());
+  };
+  g.m = extent(r, rowGroup);
+  g.n = extent(c, colGroup);
+  g.k = kGroup.empty() ? e.index(1) : extent(r, kGroup);
+  // Which group is innermost in each operand decides its layout.
+  auto innermost = [&](int operand, ArrayRef<int> group) {
+    return !group.empty() && labels[operand].back() == group.back();
+  };
+  SmallVector<Value> aValues, bValues;
+  if (innermost(r, kGroup) || (kGroup.empty() && !innermost(r, rowGroup) && rowGroup.empty())) {
+    spec.aKContig = true;
+    g.lda = rowGroup.empty() ? g.k : groupStride(r, rowGroup);
+    aValues = {g.k, g.lda};
+  } else if (innermost(r, rowGroup)) {
+    spec.aKContig = false;
+    g.lda = kGroup.empty() ? g.m : groupStride(r, kGroup);
+    aValues = {g.m, g.lda};
+  } else {
+    return refuse("an operand whose innermost dim is a batch dim");
+  }
+  if (innermost(c, kGroup) || (kGroup.empty() && !innermost(c, colGroup) && colGroup.empty())) {
+    spec.bKContig = true;
+    g.ldb = colGroup.empty() ? g.k : groupStride(c, colGroup);
+    bValues = {g.k, g.ldb};
+  } else if (innermost(c, colGroup)) {
+    spec.bKContig = false;
+    g.ldb = kGroup.empty() ? g.n : groupStride(c, kGroup);
+    bValues = {g.n, g.ldb};
+  } else {
+    return refuse("an operand whose innermost dim is a batch dim");
+  }
+  HostMath math(e);
+  for (size_t d = 0; d < batchRank; ++d) {
+    int label = outLabels[d];
+    Value size = (*outDims)[d];
+    g.batchSizes.push_back(size);
+    g.aStrides.push_back(math.broadcastStride(dimOf(r, label), size, strideOf(r, label)));
+    g.bStrides.push_back(math.broadcastStride(dimOf(c, label), size, strideOf(c, label)));
+    aValues.push_back(g.aStrides.back());
+    bValues.push_back(g.bStrides.back());
+  }
+  setWidthA(spec, vectorWidth(spec.storage, aValues));
+  setWidthB(spec, vectorWidth(spec.storage, bValues));
+  Value result = emitGemm(e, op, g);
+  if (!result)
+    return failure();
+  e.setResult(output, result);
+  return success();
+}
 } // namespace
 
 void populateLinearLowerings(KernelLowerings &lowerings) {
   lowerings["kiln.linear"] = lowerLinear;
   lowerings["kiln.onnx.MatMul"] = lowerMatMul;
   lowerings["kiln.onnx.Gemm"] = lowerGemm;
+  lowerings["kiln.onnx.Einsum"] = lowerEinsum;
 }
 
 } // namespace kiln::gpu_codegen

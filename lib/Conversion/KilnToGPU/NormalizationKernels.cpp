@@ -50,9 +50,10 @@ struct ParamIndex {
     case Mode::Modulo:
       return "m" + std::to_string(modulo);
     case Mode::Strided: {
+      // g<size>s<stride> per normalised dim, x-separated: "g4s1x5s0".
       std::string text = "g";
-      for (auto [n, s] : llvm::zip_equal(size, stride))
-        text += std::to_string(n) + "s" + std::to_string(s) + ".";
+      for (auto [d, n] : llvm::enumerate(size))
+        text += (d ? "x" : "") + std::to_string(n) + "s" + std::to_string(stride[d]);
       return text;
     }
     }
@@ -87,10 +88,10 @@ struct ParamIndex {
 /// How `param` (static shape) broadcasts to the normalised dims `normalized` (-1: dynamic),
 /// or an error on `op`.
 FailureOr<ParamIndex> indexParameter(Operation *op, StringRef what, RankedTensorType param,
-                                     ArrayRef<int64_t> normalized) {
+                                     Type modelType, ArrayRef<int64_t> normalized) {
   if (!param.hasStaticShape())
     return op->emitError() << "GPU lowering of " << op->getName() << ": the " << what
-                           << " must have a static shape, got " << param;
+                           << " must have a static shape, got " << modelType;
   ArrayRef<int64_t> shape = param.getShape();
   while (!shape.empty() && shape.front() == 1)
     shape = shape.drop_front();
@@ -101,7 +102,7 @@ FailureOr<ParamIndex> indexParameter(Operation *op, StringRef what, RankedTensor
   }
   if (shape.size() > normalized.size())
     return op->emitError() << "GPU lowering of " << op->getName() << ": the " << what << " "
-                           << param << " does not broadcast to the normalized dims";
+                           << modelType << " does not broadcast to the normalized dims";
   ArrayRef<int64_t> tail = normalized.take_back(shape.size());
   // Equal to the innermost normalised dims (a dynamic one must equal the parameter's dim).
   bool suffix = llvm::all_of(llvm::zip_equal(shape, tail), [](auto pair) {
@@ -119,7 +120,7 @@ FailureOr<ParamIndex> indexParameter(Operation *op, StringRef what, RankedTensor
   }
   if (llvm::any_of(normalized, ShapedType::isDynamic))
     return op->emitError() << "GPU lowering of " << op->getName() << ": broadcasting the "
-                           << what << " " << param << " to dynamic normalized dims is not "
+                           << what << " " << modelType << " to dynamic normalized dims is not "
                            << "supported";
   index.mode = ParamIndex::Mode::Strided;
   int64_t inner = 1, stride = 1;
@@ -150,6 +151,9 @@ struct NormSpec {
   Value mean, invStdDev;
   int64_t axis; // may be negative (ONNX)
   double epsilon;
+  /// Scale and bias are [D], indexed by the column (the kiln ops); else they broadcast to
+  /// the normalised dims (ONNX).
+  bool columnParams;
 };
 
 std::string epsilonName(double epsilon) {
@@ -191,12 +195,17 @@ LogicalResult lowerNormalization(Operation *op, KernelEmitter &emitter, const No
       return op->emitError() << "GPU lowering of " << opName
                              << ": unranked operands are not supported";
     RankedTensorType type = emitter.storageTensorType(param);
+    paramStorage.push_back(type.getElementType());
+    if (spec.columnParams) {
+      // The kiln ops' verifier holds scale and bias to [D].
+      paramIndex.push_back(ParamIndex());
+      continue;
+    }
     FailureOr<ParamIndex> index =
-        indexParameter(op, i == 0 ? "scale" : "bias", type, normalized);
+        indexParameter(op, i == 0 ? "scale" : "bias", type, param.getType(), normalized);
     if (failed(index))
       return failure();
     paramIndex.push_back(*index);
-    paramStorage.push_back(type.getElementType());
   }
 
   Value source = emitter.tensor(spec.input);
@@ -234,7 +243,7 @@ LogicalResult lowerNormalization(Operation *op, KernelEmitter &emitter, const No
   SmallVector<Type> outputTypes = {storage};
   for (size_t i = 1; i < results.size(); ++i) {
     outputTypes.push_back(results[i].type.getElementType());
-    name += i == 1 ? "_mean" : "_invstd";
+    name += (i == 1 ? "_mean_" : "_invstd_") + typeName(outputTypes.back());
   }
   SmallVector<Type> inputTypes = {storage};
   inputTypes.append(paramStorage);
@@ -418,7 +427,7 @@ LogicalResult lowerLayerNorm(Operation *operation, KernelEmitter &emitter) {
   auto op = cast<LayerNormOp>(operation);
   NormSpec spec{NormKind::Layer, /*onnxRounding=*/false, op.getInput(), op.getScale(),
                 op.getBias(), op.getOutput(), Value(), Value(), /*axis=*/-1,
-                op.getEpsilon().convertToDouble()};
+                op.getEpsilon().convertToDouble(), /*columnParams=*/true};
   return lowerNormalization(operation, emitter, spec);
 }
 
@@ -426,7 +435,7 @@ LogicalResult lowerRMSNorm(Operation *operation, KernelEmitter &emitter) {
   auto op = cast<RMSNormOp>(operation);
   NormSpec spec{NormKind::RMS, /*onnxRounding=*/false, op.getInput(), op.getScale(), Value(),
                 op.getOutput(), Value(), Value(), /*axis=*/-1,
-                op.getEpsilon().convertToDouble()};
+                op.getEpsilon().convertToDouble(), /*columnParams=*/true};
   return lowerNormalization(operation, emitter, spec);
 }
 
@@ -442,7 +451,8 @@ LogicalResult lowerLayerNormalization(Operation *operation, KernelEmitter &emitt
                 statistics.size() > 0 ? statistics[0] : Value(),
                 statistics.size() > 1 ? statistics[1] : Value(),
                 static_cast<int64_t>(op.getAxis()),
-                op.getEpsilon().convertToDouble()};
+                op.getEpsilon().convertToDouble(),
+                /*columnParams=*/false};
   return lowerNormalization(operation, emitter, spec);
 }
 
@@ -450,7 +460,7 @@ LogicalResult lowerRMSNormalization(Operation *operation, KernelEmitter &emitter
   auto op = cast<OnnxRMSNormalizationOp>(operation);
   NormSpec spec{NormKind::RMS, /*onnxRounding=*/true, op.getInput(), op.getScale(), Value(),
                 op.getOutput(), Value(), Value(), static_cast<int64_t>(op.getAxis()),
-                op.getEpsilon().convertToDouble()};
+                op.getEpsilon().convertToDouble(), /*columnParams=*/false};
   return lowerNormalization(operation, emitter, spec);
 }
 

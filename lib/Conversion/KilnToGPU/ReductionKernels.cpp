@@ -862,13 +862,16 @@ LogicalResult lowerTopK(Operation *operation, KernelEmitter &emitter) {
       ResultSpec{emitter.storageTensorType(op.getValues()), *valuesDims},
       ResultSpec{emitter.storageTensorType(op.getIndices()), *indicesDims}};
 
-  // One round: the best candidate (value, index) among `value`s ranking after `previous`.
-  auto consider = [&](OpBuilder &b, Location loc, ValueRange previous, Value value, Value index,
-                      ValueRange acc) {
+  // One round: the best candidate (value, index) among the elements ranking after
+  // `previous`, the previous round's pick (every element in the first round; none once a
+  // round found nothing, which only a row shorter than K can cause).
+  auto consider = [&](OpBuilder &b, Location loc, Value firstRound, ValueRange previous,
+                      Value value, Value index, ValueRange acc) {
     Value zero = intConstant(b, loc, b.getI64Type(), 0);
-    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, previous[1], zero);
-    Value after = order.before(b, loc, previous[0], previous[1], value, index);
-    Value eligible = arith::OrIOp::create(b, loc, first, after);
+    Value found = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, previous[1], zero);
+    Value after = arith::AndIOp::create(
+        b, loc, found, order.before(b, loc, previous[0], previous[1], value, index));
+    Value eligible = arith::OrIOp::create(b, loc, firstRound, after);
     SmallVector<Value> better = order.pick(b, loc, {value, index}, acc);
     return SmallVector<Value>{arith::SelectOp::create(b, loc, eligible, better[0], acc[0]),
                               arith::SelectOp::create(b, loc, eligible, better[1], acc[1])};
@@ -891,6 +894,8 @@ LogicalResult lowerTopK(Operation *operation, KernelEmitter &emitter) {
             Value outBase = rowBase(b, loc, position.row, indexConstant(b, loc, k));
             foldRange(b, loc, indexConstant(b, loc, k), noCandidate(b, loc, accumulator),
                       [&](OpBuilder &b, Location loc, Value round, ValueRange previous) {
+                        Value firstRound = arith::CmpIOp::create(
+                            b, loc, arith::CmpIPredicate::eq, round, indexConstant(b, loc, 0));
                         SmallVector<Value> partial = foldRowElements(
                             b, loc, layout, input, base, position.lane, length, accumulator,
                             noCandidate(b, loc, accumulator),
@@ -898,7 +903,8 @@ LogicalResult lowerTopK(Operation *operation, KernelEmitter &emitter) {
                                 ValueRange acc) {
                               Value index =
                                   arith::IndexCastOp::create(b, loc, b.getI64Type(), column);
-                              return consider(b, loc, previous, value, index, acc);
+                              return consider(b, loc, firstRound, previous, value, index,
+                                              acc);
                             });
                         SmallVector<Value> best = rowAllReduce(
                             b, loc, layout, partial,
@@ -939,6 +945,9 @@ LogicalResult lowerTopK(Operation *operation, KernelEmitter &emitter) {
             [&](OpBuilder &b, Location loc, Value o, Value i, Value base) {
               foldRange(b, loc, kValue, noCandidate(b, loc, accumulator),
                         [&](OpBuilder &b, Location loc, Value round, ValueRange previous) {
+                          Value firstRound =
+                              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, round,
+                                                    indexConstant(b, loc, 0));
                           SmallVector<Value> best = foldRange(
                               b, loc, size, noCandidate(b, loc, accumulator),
                               [&](OpBuilder &b, Location loc, Value j, ValueRange acc) {
@@ -947,7 +956,8 @@ LogicalResult lowerTopK(Operation *operation, KernelEmitter &emitter) {
                                 Value value = loadElement(b, loc, input, at, accumulator);
                                 Value index =
                                     arith::IndexCastOp::create(b, loc, b.getI64Type(), j);
-                                return consider(b, loc, previous, value, index, acc);
+                                return consider(b, loc, firstRound, previous, value, index,
+                                              acc);
                               });
                           // (o * K + round) * inner + i
                           Value line = arith::AddIOp::create(

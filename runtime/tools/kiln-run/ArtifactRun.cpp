@@ -38,6 +38,8 @@ const char *const kUsage =
     "  --expect REF.npz           compare outputs (by name, else ort_out<i>); exit 1 on mismatch\n"
     "  --rtol X, --atol X         tolerances of --expect: |out - ref| <= atol + rtol * |ref|\n"
     "                             (default rtol 1e-3, atol 1e-4)\n"
+    "  --max-error-fraction F     instead of atol/rtol: max |out - ref| <= F * max |ref| (e.g.\n"
+    "                             0.02 for fp16/bf16); NaN/inf must still match\n"
     "  --min-argmax-agreement F   also require this fraction of arg-max agreement over the last\n"
     "                             axis (e.g. 0.99 for fp16/bf16 logits)\n"
     "  --repeat N, --warmup N     timed runs (default 1) after untimed ones (default 0)\n"
@@ -56,7 +58,7 @@ struct Options {
   std::string device = "cuda:0";
   std::vector<std::string> inputs; // NAME=FILE or FILE (positional)
   std::string inputsFrom, expect, outputDir;
-  double rtol = 1e-3, atol = 1e-4, minArgmax = -1;
+  double rtol = 1e-3, atol = 1e-4, minArgmax = -1, maxErrorFraction = -1;
   long repeat = 1, warmup = 0;
   bool printSignature = false, noCudaGraph = false, help = false;
 };
@@ -78,7 +80,8 @@ bool parseCount(const std::string &text, long &out) {
 bool parseArgs(int argc, char **argv, bool wantModel, Options &o, std::string &error) {
   static const char *const withValue[] = {"device", "input", "inputs-from", "expect",
                                           "rtol",   "atol",  "repeat",      "warmup",
-                                          "output-dir", "min-argmax-agreement"};
+                                          "output-dir", "min-argmax-agreement",
+                                          "max-error-fraction"};
   bool optionsDone = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -123,13 +126,17 @@ bool parseArgs(int argc, char **argv, bool wantModel, Options &o, std::string &e
       o.expect = value;
     else if (key == "output-dir")
       o.outputDir = value;
-    else if (key == "rtol" || key == "atol" || key == "min-argmax-agreement") {
+    else if (key == "rtol" || key == "atol" || key == "min-argmax-agreement" ||
+             key == "max-error-fraction") {
       double v;
       if (!parseNumber(value, v) || v < 0) {
         error = "--" + key + " needs a non-negative number, not '" + value + "'";
         return false;
       }
-      (key == "rtol" ? o.rtol : key == "atol" ? o.atol : o.minArgmax) = v;
+      (key == "rtol"                 ? o.rtol
+       : key == "atol"               ? o.atol
+       : key == "max-error-fraction" ? o.maxErrorFraction
+                                     : o.minArgmax) = v;
     } else if (key == "repeat" || key == "warmup") {
       long v;
       if (!parseCount(value, v) || (key == "repeat" && v < 1)) {
@@ -265,15 +272,15 @@ bool compareOutput(const std::string &name, const NpyArray &actual, const std::s
   }
   size_t n = actual.numElements();
   double maxErr = 0, maxRef = 0, maxRel = 0;
-  uint64_t outside = 0;
+  uint64_t outside = 0, special = 0;
   for (size_t i = 0; i < n; ++i) {
     double a = actual.getDouble(i), b = expected.getDouble(i);
     if (std::isnan(a) || std::isnan(b)) {
-      outside += std::isnan(a) != std::isnan(b);
+      special += std::isnan(a) != std::isnan(b);
       continue;
     }
     if (std::isinf(a) || std::isinf(b)) {
-      outside += a != b;
+      special += a != b;
       continue;
     }
     double err = std::fabs(a - b);
@@ -308,10 +315,19 @@ bool compareOutput(const std::string &name, const NpyArray &actual, const std::s
   }
   double agreement = positions ? static_cast<double>(agree) / static_cast<double>(positions) : 1.0;
   bool argmaxOk = o.minArgmax < 0 || agreement >= o.minArgmax;
-  bool pass = outside == 0 && argmaxOk;
-  std::printf(": max|err| %s, max|ref| %s, max rel err %s, %llu of %zu outside atol %g + rtol %g "
-              "* |ref|, argmax agreement %llu/%llu (%.4f)%s: %s\n",
-              fmt("%.3g", maxErr).c_str(), fmt("%.3g", maxRef).c_str(),
+  outside += special;
+  bool closeEnough = o.maxErrorFraction >= 0
+                         ? special == 0 && maxErr <= o.maxErrorFraction * maxRef
+                         : outside == 0;
+  bool pass = closeEnough && argmaxOk;
+  std::string criterion =
+      o.maxErrorFraction >= 0
+          ? fmt("%.3g", maxRef > 0 ? maxErr / maxRef : 0.0) + " of max|ref| (needs <= " +
+                fmt("%g", o.maxErrorFraction) + "), "
+          : "";
+  std::printf(": max|err| %s, max|ref| %s, %smax rel err %s, %llu of %zu outside atol %g + rtol "
+              "%g * |ref|, argmax agreement %llu/%llu (%.4f)%s: %s\n",
+              fmt("%.3g", maxErr).c_str(), fmt("%.3g", maxRef).c_str(), criterion.c_str(),
               fmt("%.3g", maxRel).c_str(), static_cast<unsigned long long>(outside), n, o.atol,
               o.rtol, static_cast<unsigned long long>(agree),
               static_cast<unsigned long long>(positions), agreement,

@@ -36,12 +36,20 @@
 // CHECK:         scf.if
 // CHECK:           memref.store {{.*}} : memref<?xf32, #gpu.address_space<global>>
 
+// Tensor cores: 2 stages x (K [64][32 + 8] + V [64][32 + 8]) f16 = 20480 bytes of shared
+// memory; K/V tiles arrive through cp.async (16 bytes a copy), one tile ahead.
 // F16-LABEL: func.func @gqa_causal
 // F16:       kiln.launch @kiln_kernels::@attention_mma_f16_d32_dv32_g4_causal_scale3e3504f4
-// F16-SAME:    block [128, 1, 1] shared 10240
+// F16-SAME:    block [128, 1, 1] shared 20480
 // F16:       gpu.func @attention_mma_f16_d32_dv32_g4_causal_scale3e3504f4(
 // F16:         vector.load {{.*}} {alignment = 16 : i64}
+// F16:         nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
+// F16:         nvgpu.device_async_create_group
 // F16:         scf.for
+// F16:           gpu.barrier
+// F16:           nvgpu.device_async_copy
+// F16:           nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// F16:           gpu.barrier
 // F16:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // F16:           nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // F16:           scf.if
@@ -58,6 +66,7 @@
 // PTX-DAG:   ex2.approx.ftz.f32
 // PTX-DAG:   ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX-DAG:   cvt.rn.bf16x2.f32
+// PTX-DAG:   cp.async.cg.shared.global
 func.func @gqa_causal(%q: tensor<1x8x?x32xf32>, %k: tensor<1x2x?x32xf32>,
                       %v: tensor<1x2x?x32xf32>) -> tensor<1x8x?x32xf32> {
   %o = kiln.attention %q, %k, %v heads 8 kv_heads 2 head_dim 32 scale 0.1767767 causal
@@ -127,7 +136,7 @@ func.func @bool_mask(%q: tensor<1x2x16x64xf32>, %k: tensor<1x1x24x64xf32>,
 
 // F16-LABEL: func.func @softcap_d128
 // F16:       kiln.launch @kiln_kernels::@attention_mma_f16_d128_dv128_g1_scale3db504ed_softcap41f00000
-// F16-SAME:    shared 34816
+// F16-SAME:    shared 69632
 func.func @softcap_d128(%q: tensor<1x2x?x128xf32>, %k: tensor<1x2x?x128xf32>,
                         %v: tensor<1x2x?x128xf32>) -> tensor<1x2x?x128xf32> {
   %o = kiln.attention %q, %k, %v heads 2 kv_heads 2 head_dim 128 scale 0.0883883 softcap 30.0

@@ -34,10 +34,10 @@ func.func @views(%x: tensor<1x?x256xf32> {kiln.dim_params = ["", "seq", ""]}) ->
 // Flatten of a dynamic dim: seq * 4 is no shape-analysis expression; the host plan computes it.
 // CHECK-LABEL: func.func @flatten_product
 // CHECK: %[[N:.*]] = arith.muli %{{.*}}, %c4
-// CHECK: kiln.view %{{.*}} dims(%[[N]]) : tensor<2x?x4xf32> to tensor<2x?xf32>
-func.func @flatten_product(%x: tensor<2x?x4xf32> {kiln.dim_params = ["", "seq", ""]}) -> tensor<2x?xf32> {
-  %f = kiln.onnx.Flatten %x {axis = 1 : i64} : (tensor<2x?x4xf32>) -> tensor<2x?xf32>
-  return %f : tensor<2x?xf32>
+// CHECK: kiln.view %{{.*}} dims(%[[N]]) : tensor<2x?x4xi32> to tensor<2x?xi32>
+func.func @flatten_product(%x: tensor<2x?x4xi32> {kiln.dim_params = ["", "seq", ""]}) -> tensor<2x?xi32> {
+  %f = kiln.onnx.Flatten %x {axis = 1 : i64} : (tensor<2x?x4xi32>) -> tensor<2x?xi32>
+  return %f : tensor<2x?xi32>
 }
 
 // -----
@@ -80,6 +80,7 @@ func.func @transpose_heads(%x: tensor<1x?x8x32xf32> {kiln.dim_params = ["", "seq
 // CHECK: gpu.barrier
 // CHECK: memref.load %[[TILE]]
 // PTX-LABEL: func.func @transpose_tile
+// PTX: gpu.binary @kiln_kernels
 // PTX-SAME: .visible .entry transpose_tile_i32_p021_16_d_64(
 // PTX-SAME: .shared
 // PTX-SAME: bar.sync
@@ -148,7 +149,7 @@ func.func @slice_reverse(%x: tensor<5x16xf32>) -> tensor<5x8xf32> {
 // a dynamic dim is clamped on the host (min(1, seq)).
 // CHECK-LABEL: func.func @slice_dynamic_end
 // CHECK: %[[SEQ:.*]] = tensor.dim
-// CHECK: %[[START:.*]] = arith.minsi %[[SEQ]], %c1
+// CHECK: %[[START:.*]] = arith.minsi %c1{{.*}}, %[[SEQ]]
 // CHECK: kiln.launch @kiln_kernels::@strided_copy_i32_v4_2_d_d_1_d_d(
 func.func @slice_dynamic_end(%x: tensor<2x?x8xf32> {kiln.dim_params = ["", "seq", ""]}) -> tensor<2x?x8xf32> {
   %sh = kiln.onnx.Shape %x {start = 1 : i64, end = 2 : i64} : (tensor<2x?x8xf32>) -> tensor<1xi64>
@@ -174,15 +175,16 @@ func.func @concat_last(%a: tensor<1x?x64xf32> {kiln.dim_params = ["", "seq", ""]
 
 // -----
 
-// KV-cache style concat along seq: the result dim past + seq is computed on the host.
+// KV-cache style concat along seq: the result dim past + seq (no shape-analysis expression) is
+// computed on the host.
 // CHECK-LABEL: func.func @concat_cache
 // CHECK-DAG: %[[PAST:.*]] = tensor.dim %arg0, %c2
 // CHECK-DAG: %[[NEW:.*]] = tensor.dim %arg1, %c2
 // CHECK: %[[TOTAL:.*]] = arith.addi %[[PAST]], %[[NEW]]
 // CHECK: kiln.launch @kiln_kernels::@concat_i32_n2_v4_8_d_d(%arg0, %arg1) {{.*}} dims(%[[TOTAL]])
-func.func @concat_cache(%a: tensor<1x8x?x64xf32> {kiln.dim_params = ["", "", "past", ""]}, %b: tensor<1x8x?x64xf32> {kiln.dim_params = ["", "", "seq", ""]}) -> tensor<1x8x?x64xf32> {
-  %c = kiln.onnx.Concat %a, %b {axis = 2 : i64} : (tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>) -> tensor<1x8x?x64xf32>
-  return %c : tensor<1x8x?x64xf32>
+func.func @concat_cache(%a: tensor<1x8x?x64xi32> {kiln.dim_params = ["", "", "past", ""]}, %b: tensor<1x8x?x64xi32> {kiln.dim_params = ["", "", "seq", ""]}) -> tensor<1x8x?x64xi32> {
+  %c = kiln.onnx.Concat %a, %b {axis = 2 : i64} : (tensor<1x8x?x64xi32>, tensor<1x8x?x64xi32>) -> tensor<1x8x?x64xi32>
+  return %c : tensor<1x8x?x64xi32>
 }
 
 // -----
@@ -198,6 +200,7 @@ func.func @concat_cache(%a: tensor<1x8x?x64xf32> {kiln.dim_params = ["", "", "pa
 // F16-LABEL: func.func @split
 // F16: kiln.launch @kiln_kernels::@split_i16_n3_v8_d_256_64_64
 // PTX-LABEL: func.func @split
+// PTX: gpu.binary @kiln_kernels
 // PTX-SAME: .visible .entry split_i32_n3_v4_d_256_64_64(
 func.func @split(%x: tensor<1x?x384xf32> {kiln.dim_params = ["", "seq", ""]}) -> (tensor<1x?x256xf32>, tensor<1x?x64xf32>, tensor<1x?x64xf32>) {
   %sizes = kiln.constant dense<[256, 64, 64]> : tensor<3xi64>
@@ -249,10 +252,12 @@ func.func @gather_elements(%x: tensor<3x4xf32>, %i: tensor<3x2xi64>) -> tensor<3
 // -----
 
 // CHECK-LABEL: func.func @gather_nd
-// CHECK: kiln.launch @kiln_kernels::@gather_nd_i32_k1_b1_v4_2_3_5_4_4_d_16_d(%arg0, %arg1) scalars(%{{.*}}, %{{.*}}, %{{.*}})
-func.func @gather_nd(%x: tensor<2x3x5x4x4xf32>, %i: tensor<2x?x1xi64> {kiln.dim_params = ["", "n", ""]}) -> tensor<2x?x5x4x4xf32> {
-  %g = kiln.onnx.GatherND %x, %i {batch_dims = 1 : i64} : (tensor<2x3x5x4x4xf32>, tensor<2x?x1xi64>) -> tensor<2x?x5x4x4xf32>
-  return %g : tensor<2x?x5x4x4xf32>
+// GatherND with a batch dim: 80-element slices, 16 bytes per thread; the result dims are the
+// indices' (n) and the data's.
+// CHECK: kiln.launch @kiln_kernels::@gather_nd_i32_k1_b1_v4_2_3_5_4_4_d_80_d(%arg0, %arg1) scalars(%[[N:.*]], %{{.*}}) {{.*}} dims(%[[N]])
+func.func @gather_nd(%x: tensor<2x3x5x4x4xi32>, %i: tensor<2x?x1xi64> {kiln.dim_params = ["", "n", ""]}) -> tensor<2x?x5x4x4xi32> {
+  %g = kiln.onnx.GatherND %x, %i {batch_dims = 1 : i64} : (tensor<2x3x5x4x4xi32>, tensor<2x?x1xi64>) -> tensor<2x?x5x4x4xi32>
+  return %g : tensor<2x?x5x4x4xi32>
 }
 
 // -----
@@ -271,6 +276,7 @@ func.func @gather_nd(%x: tensor<2x3x5x4x4xf32>, %i: tensor<2x?x1xi64> {kiln.dim_
 // F16: arith.extf
 // F16: arith.addf %{{.*}} : f32
 // PTX-LABEL: func.func @scatter_nd
+// PTX: gpu.binary @kiln_kernels
 // PTX-SAME: .visible .entry scatter_nd_add_f32_k1_4_8_2_32(
 func.func @scatter_nd(%x: tensor<4x8xf32>, %i: tensor<2x1xi64>, %u: tensor<2x8xf32>) -> tensor<4x8xf32> {
   %s = kiln.onnx.ScatterND %x, %i, %u {reduction = "add"} : (tensor<4x8xf32>, tensor<2x1xi64>, tensor<2x8xf32>) -> tensor<4x8xf32>
@@ -291,17 +297,18 @@ func.func @expand(%m: tensor<1x1x?x?xf32> {kiln.dim_params = ["", "", "seq", "se
 
 // -----
 
-// A dynamic input dim may be 1 at run time: its stride is stride * min(max(n - 1, 0), 1).
+// A dynamic input dim may be 1 at run time (broadcast) or 5: its stride is
+// stride * min(max(n - 1, 0), 1).
 // CHECK-LABEL: func.func @expand_dynamic
 // CHECK: %[[N:.*]] = tensor.dim %arg0, %c0
 // CHECK: %[[M1:.*]] = arith.subi %[[N]], %c1
 // CHECK: %[[LO:.*]] = arith.minsi %[[M1]], %c1
 // CHECK: %[[WALK:.*]] = arith.maxsi %[[LO]], %c0
-// CHECK: kiln.launch @kiln_kernels::@strided_copy_i32_v1_3_d_4_0_d_0_0_d(%arg0) scalars(%{{.*}}, %[[WALK]], %{{.*}})
-func.func @expand_dynamic(%m: tensor<?x1xf32> {kiln.dim_params = ["n", ""]}) -> tensor<3x?x4xf32> {
-  %shape = kiln.constant dense<[3, 1, 4]> : tensor<3xi64>
-  %e = kiln.onnx.Expand %m, %shape : (tensor<?x1xf32>, tensor<3xi64>) -> tensor<3x?x4xf32>
-  return %e : tensor<3x?x4xf32>
+// CHECK: kiln.launch @kiln_kernels::@strided_copy_i32_v1_2_5_0_d_0_10(%arg0) scalars(%[[WALK]])
+func.func @expand_dynamic(%m: tensor<?xf32> {kiln.dim_params = ["n"]}) -> tensor<2x5xf32> {
+  %shape = kiln.constant dense<[2, 5]> : tensor<2xi64>
+  %e = kiln.onnx.Expand %m, %shape : (tensor<?xf32>, tensor<2xi64>) -> tensor<2x5xf32>
+  return %e : tensor<2x5xf32>
 }
 
 // -----

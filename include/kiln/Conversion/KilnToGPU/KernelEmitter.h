@@ -17,6 +17,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <array>
@@ -85,7 +86,8 @@ public:
   /// Storage element type of a model element type: floats follow the precision (f64 stays),
   /// i1 is stored as i8, other integers unchanged.
   mlir::Type storageType(mlir::Type elementType) const;
-  /// The tensor type original value `value` has on the device.
+  /// The tensor type original value `value` has on the device: its storage type, except for
+  /// the values kept in f32 (rotary angles and tables). Use it for results and operands.
   mlir::RankedTensorType storageTensorType(mlir::Value value) const;
 
   // ---- host arithmetic on index values ---------------------------------------------------
@@ -133,6 +135,7 @@ public:
 
 private:
   mlir::LogicalResult lowerProducer(mlir::Operation *op);
+  void collectFloat32Values();
   mlir::Value lowerConstant(mlir::Operation *op);
   mlir::Value hostDim(mlir::BlockArgument argument, unsigned dim);
 
@@ -150,6 +153,8 @@ private:
   llvm::DenseMap<int64_t, std::pair<unsigned, unsigned>> symbolArguments;
   llvm::DenseMap<std::pair<unsigned, unsigned>, mlir::Value> argumentDims;
   bool failedLowering = false;
+  /// Float values kept in f32 whatever the precision (rotary tables and their sources).
+  llvm::DenseSet<mlir::Value> float32Values;
 };
 
 /// Registration of the kernel templates, one function per op family (each in its own file).
