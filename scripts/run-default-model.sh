@@ -4,14 +4,15 @@
 # the graph-level pipeline (simplify, raise, fuse-attention) and prints the kiln-report of both,
 # runs the fused IR on the CPU reference executor on a prompt from models/eval_text.bin (the most
 # likely next bytes and a short greedy continuation), and checks it against ONNX Runtime's
-# reference logits.
+# reference logits; then compiles it for the GPU (fp16 artifact: kernels, memory plan, PTX/cubin)
+# and runs it on the GPU against ONNX Runtime when one is present.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${KILN_BUILD_DIR:-$root/build}"
 model="$root/models/bytelm_llama.onnx"
 
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" kiln-opt kiln-compile kiln-run
+"$root/scripts/build.sh" kiln-opt kiln-compile kiln-run kiln-exe-stub kiln-lib-stub
 
 imported="$build/models/bytelm_llama.mlirbc"
 echo "== import: $model -> $imported =="
@@ -35,3 +36,18 @@ echo "== check the fused IR against ONNX Runtime (seq 64) =="
 "$build/bin/kiln-run" --device=cpu "$fused" \
   --inputs-from "$root/models/bytelm_llama.seq64.ref.npz" \
   --expect "$root/models/bytelm_llama.seq64.ref.npz" --rtol 1e-4 --atol 3e-5
+
+artifact="$build/models/bytelm_llama.fp16.kiln"
+echo "== compile for the GPU: kernels, memory plan, PTX (+ cubin with ptxas) -> $artifact =="
+"$build/bin/kiln-compile" "$model" --precision=fp16 --dim-max seq=2048 -o "$artifact"
+"$build/bin/kiln-run" "$artifact" --print-signature
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  echo "== run the artifact on the GPU against ONNX Runtime (seq 300, fp16) =="
+  "$build/bin/kiln-run" "$artifact" \
+    --inputs-from "$root/models/bytelm_llama.seq300.ref.npz" \
+    --expect "$root/models/bytelm_llama.seq300.ref.npz" \
+    --max-error-fraction 0.02 --min-argmax-agreement 0.99 --repeat 20 --warmup 3
+else
+  echo "== no NVIDIA GPU here: the artifact is compiled; run it where the driver is with"
+  echo "   kiln-run $artifact --inputs-from models/bytelm_llama.seq300.ref.npz --expect models/bytelm_llama.seq300.ref.npz =="
+fi

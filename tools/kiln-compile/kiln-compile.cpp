@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "kiln/Conversion/KilnToGPU/KernelEmitter.h"
 #include "kiln/Importer/OnnxImporter.h"
 #include "kiln/Pipelines/Pipelines.h"
 #include "kiln/Target/ArtifactWriter.h"
@@ -94,6 +95,9 @@ static cl::opt<bool> remarks(
     "remarks",
     cl::desc("With --emit=kiln: report each attention block or pattern that was not fused, "
              "with the failed check"),
+    cl::init(false), cl::cat(category));
+static cl::opt<bool> listGpuOps(
+    "list-gpu-ops", cl::desc("Print the kiln ops that have a GPU kernel template and exit"),
     cl::init(false), cl::cat(category));
 static cl::opt<bool> listOnnxOps(
     "list-onnx-ops",
@@ -242,6 +246,15 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   // A diagnostic names its node by location; printing the op would dump whole functions.
   context.printOpOnDiagnostic(false);
+  if (listGpuOps) {
+    std::vector<std::string> names;
+    for (const auto &entry : kiln::gpu_codegen::getAllKernelLowerings())
+      names.push_back(entry.getKey().str());
+    llvm::sort(names);
+    for (const std::string &name : names)
+      llvm::outs() << name << "\n";
+    return 0;
+  }
   if (listOnnxOps) {
     for (const std::string &op : kiln::getSupportedOnnxOps(&context))
       llvm::outs() << op << "\n";

@@ -1,0 +1,73 @@
+// RUN: kiln-opt %s -kiln-plan-memory -split-input-file -verify-diagnostics | FileCheck %s
+
+// A chain of three launches: the first result is dead once the second has read it, so the third
+// reuses its bytes; the argument and the returned value live throughout.
+// CHECK-LABEL: func.func @main
+// CHECK-SAME: kiln.arena_bytes = 1024 : i64, kiln.arena_offset = 0 : i64
+// CHECK-SAME: kiln.arena_size = 3072 : i64
+// CHECK: kiln.launch {{.*}} {kiln.arena_bytes = array<i64: 1024>, kiln.arena_offsets = array<i64: [[A:[0-9]+]]>}
+// CHECK: kiln.launch {{.*}} {kiln.arena_bytes = array<i64: 1024>, kiln.arena_offsets = array<i64: [[B:[0-9]+]]>}
+// CHECK: kiln.launch {{.*}} {kiln.arena_bytes = array<i64: 1024>, kiln.arena_offsets = array<i64: [[A]]>}
+module attributes {gpu.container_module} {
+  func.func @main(%x: tensor<256xf32> {kiln.name = "x"}) -> tensor<256xf32>
+      attributes {kiln.dim_bounds = {}} {
+    %c1 = arith.constant 1 : index
+    %a = kiln.launch @kiln_kernels::@copy(%x) grid(%c1, %c1, %c1) block [256, 1, 1]
+        : (tensor<256xf32>) -> tensor<256xf32>
+    %b = kiln.launch @kiln_kernels::@copy(%a) grid(%c1, %c1, %c1) block [256, 1, 1]
+        : (tensor<256xf32>) -> tensor<256xf32>
+    %c = kiln.launch @kiln_kernels::@copy(%b) grid(%c1, %c1, %c1) block [256, 1, 1]
+        : (tensor<256xf32>) -> tensor<256xf32>
+    return %c : tensor<256xf32>
+  }
+  gpu.module @kiln_kernels {
+    gpu.func @copy(%in: memref<?xf32, #gpu.address_space<global>>,
+                   %out: memref<?xf32, #gpu.address_space<global>>) kernel {
+      gpu.return
+    }
+  }
+}
+
+// -----
+
+// Dynamic dims are sized at their bound: seq <= 64 rows of 16 f16 = 2048 bytes; a view shares
+// its source's buffer and keeps it alive until the view's last reader.
+// CHECK-LABEL: func.func @main
+// CHECK-SAME: kiln.arena_bytes = 512 : i64
+// CHECK: kiln.launch {{.*}}kiln.arena_bytes = array<i64: 2048>, kiln.arena_offsets = array<i64: [[V:[0-9]+]]>
+// CHECK: kiln.view
+// CHECK: kiln.launch {{.*}}kiln.arena_bytes = array<i64: 2048>, kiln.arena_offsets = array<i64: [[W:[0-9]+]]>
+module attributes {gpu.container_module} {
+  func.func @main(%ids: tensor<1x?xi64> {kiln.dim_params = ["", "seq"], kiln.name = "ids"})
+      -> tensor<?x16xf16> attributes {kiln.dim_bounds = {seq = 64 : i64}} {
+    %c1 = arith.constant 1 : index
+    %seq = tensor.dim %ids, %c1 : tensor<1x?xi64>
+    %a = kiln.launch @kiln_kernels::@embed(%ids) grid(%seq, %c1, %c1) block [16, 1, 1]
+        dims(%seq) : (tensor<1x?xi64>) -> tensor<1x?x16xf16>
+    %v = kiln.view %a dims(%seq) : tensor<1x?x16xf16> to tensor<?x16xf16>
+    %b = kiln.launch @kiln_kernels::@embed2(%v) grid(%seq, %c1, %c1) block [16, 1, 1]
+        dims(%seq) : (tensor<?x16xf16>) -> tensor<?x16xf16>
+    return %b : tensor<?x16xf16>
+  }
+  gpu.module @kiln_kernels {
+    gpu.func @embed(%in: memref<?xi64, #gpu.address_space<global>>,
+                    %out: memref<?xf16, #gpu.address_space<global>>) kernel {
+      gpu.return
+    }
+    gpu.func @embed2(%in: memref<?xf16, #gpu.address_space<global>>,
+                     %out: memref<?xf16, #gpu.address_space<global>>) kernel {
+      gpu.return
+    }
+  }
+}
+
+// -----
+
+// A dynamic argument dim without a bound cannot be sized.
+module attributes {gpu.container_module} {
+  // expected-error @+1 {{dynamic dim 'seq' has no bound in kiln.dim_bounds}}
+  func.func @main(%ids: tensor<1x?xi64> {kiln.dim_params = ["", "seq"]}) -> tensor<1x?xi64>
+      attributes {kiln.dim_bounds = {}} {
+    return %ids : tensor<1x?xi64>
+  }
+}
