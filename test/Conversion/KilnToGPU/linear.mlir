@@ -27,7 +27,7 @@
 // CHECK:         gpu.barrier
 // CHECK:         scf.for {{.*}} iter_args
 // CHECK:           vector.load %arg1
-// CHECK:           math.fma
+// CHECK:           llvm.intr.fma
 // CHECK:           gpu.barrier
 // CHECK:           scf.yield
 // CHECK:         math.tanh
@@ -86,7 +86,7 @@ func.func @linear(%x: tensor<1x?x256xf32>, %r: tensor<1x?x384xf32>) -> tensor<1x
 // CHECK:       gpu.func @gemv_f32_kk_M1_N384_K256_lda256_ldb256_v4x4_c2_silu(
 // CHECK:         scf.for
 // CHECK:           vector.load %arg1{{.*}} : memref<?xf32, #gpu.address_space<global>>, vector<4xf32>
-// CHECK:           math.fma
+// CHECK:           llvm.intr.fma
 // CHECK:         gpu.shuffle  xor
 // CHECK:         gpu.barrier
 // CHECK:         math.exp
