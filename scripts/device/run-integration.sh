@@ -5,7 +5,7 @@
 #  - kiln-compile comes as a static binary, .device/kiln-compile.xz (or $KILN_DEVICE_COMPILER),
 #    made here by scripts/build-device-compiler.sh;
 #  - lit comes as .device/lit (a copy of LLVM's lit package, made by scripts/device/prepare.sh).
-# Usage: scripts/device/run-integration.sh [lit args...]   (default: test/Integration)
+# Usage: scripts/device/run-integration.sh [lit options] [tests...]   (default: test/Integration)
 # With KILN_SANITIZER set, every GPU run is wrapped in it (compute-sanitizer).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -40,5 +40,8 @@ import lit.llvm
 lit.llvm.initialize(lit_config, config)
 lit_config.load_config(config, "$root/test/lit.cfg.py")
 PY
-if [ $# -eq 0 ]; then set -- /tmp/kiln-lit/test/Integration; fi
+# Without a test path among the arguments, run all of test/Integration.
+has_path=0
+for arg in "$@"; do [ -e "$arg" ] && has_path=1; done
+if [ $has_path -eq 0 ]; then set -- "$@" /tmp/kiln-lit/test/Integration; fi
 PYTHONPATH="$root/.device/lit" python3 -c "from lit.main import main; main()" -v "$@"

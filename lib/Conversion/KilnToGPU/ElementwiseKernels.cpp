@@ -7,7 +7,8 @@
 // Pointwise ops share one builder: an N-ary broadcasting kernel whose scalar body is an
 // *expression DAG*. Lowering a pointwise op (the root) first absorbs the pointwise ops that
 // produce its operands and whose every user is already absorbed (single-use chains, and
-// values used only inside the chain): `Mul(x, Sigmoid(x))`, `Where(c, -inf, Add(a, b))` or
+// values used only inside the chain; Cast, Identity, Expand and inference Dropout are
+// absorbed too): `Mul(x, Sigmoid(x))`, `Where(Expand(And(a, b)), 0, -inf)` or
 // `Sin(Mul(...))` become one kernel, and the absorbed ops are never lowered on their own
 // (the emitter only lowers what it is asked for). Constant operands of one element become
 // immediates of the body. The kernel's name spells the DAG (op, operand types, arguments),
@@ -49,7 +50,8 @@
 // and then copy the pass-through dims. The table row is the position (kiln.rotary with
 // [seq, R/2] or [batch|1, seq, R/2] tables; ONNX RotaryEmbedding with the same tables, or
 // with position_ids into [max_position, R/2] caches), the input [B, H, S, D] or, for ONNX's
-// 3-D form, [B, S, H * D].
+// 3-D form, [B, S, H * D]. Input, tables and result may have different storage types (the
+// emitter keeps rotary tables in f32 under fp16/bf16); each is converted on load/store.
 //
 //===----------------------------------------------------------------------===//
 

@@ -34,7 +34,8 @@
 //
 // Kernel ABI (after the buffers A, B, [C], [residual], Y): i64 scalars M, N, K, lda, ldb,
 // [cs0, cs1], then per batch dim its size and the A and B strides (0 where the operand
-// broadcasts). Blocks: x over batch * (N tiles), y over M tiles (at most 65535).
+// broadcasts). One grid dim: x = batch * (M tiles) * (N tiles), tiles in groups of 8 rows of
+// tiles that walk the columns together (L2 reuse).
 // Where the contiguous dim of an operand is not known to be a multiple of the vector width
 // (16 bytes) at compile time, the kernel checks it (and the strides) at run time and runs a
 // version with element loads when it is not ("c" in the kernel name).
@@ -76,6 +77,8 @@ namespace {
 constexpr int64_t kDynamic = ShapedType::kDynamic;
 /// Largest static M that takes the GEMV kernel.
 constexpr int64_t kGemvMaxRows = 8;
+/// Rows of tiles that a group of GEMM blocks walks the columns with (block ordering).
+constexpr int64_t kGroupM = 8;
 
 //===----------------------------------------------------------------------===//
 // Device-side index arithmetic
@@ -291,6 +294,10 @@ struct GemmSpec {
   bool hasAddend = false, hasResidual = false;
   Activation activation = Activation::none;
   unsigned batchDims = 0;
+  /// A GEMM kernel that takes a GEMV path when M <= kGemvMaxRows at run time.
+  bool smallM = false;
+  /// Elements per global access of the GEMV path (both operands, unchecked).
+  int64_t gemvVec = 1;
   TensorCoreTile tc = kTensorCoreLarge;
   SimtTile simt = kSimtLarge;
   int64_t gemvCols = 4;
@@ -402,6 +409,8 @@ struct GemmSpec {
       os << "_res";
     if (batchDims)
       os << "_b" << batchDims;
+    if (smallM)
+      os << "_gemv" << kGemvMaxRows << "c" << gemvCols << "v" << gemvVec;
     return text;
   }
 };
@@ -1156,15 +1165,20 @@ struct SimtKernel {
 /// are reduced across the warp with shuffles and across warps in shared memory.
 struct GemvKernel {
   const GemmSpec &spec;
-  Value shared; // memref<warps * M * cols x acc>
+  Value shared; // memref<warps * rows * cols x acc>
   Value tid;
+  /// Rows computed: M (static), or kGemvMaxRows of which those past the run-time M are
+  /// zeros (`guardRows`).
+  int64_t rows;
+  bool guardRows;
+  int64_t warps;
 
   void build(OpBuilder &b, Location loc, const GemmArgs &args) {
     Ix ix(b, loc);
-    int64_t rows = spec.m, cols = spec.gemvCols, vec = spec.vecA, outputs = rows * cols;
+    int64_t cols = spec.gemvCols, vec = spec.gemvVec, outputs = rows * cols;
     Value warp = ix.div(tid, 32), lane = ix.rem(tid, 32);
     Value n0 = ix.mul(args.blockN, cols);
-    int64_t step = kGemvWarps * 32 * vec;
+    int64_t step = warps * 32 * vec;
     Value start = ix.mul(ix.add(ix.mul(warp, 32), lane), vec);
     SmallVector<Value> colInside;
     for (int64_t c = 0; c < cols; ++c)
@@ -1191,7 +1205,8 @@ struct GemvKernel {
             }
             for (int64_t m = 0; m < rows; ++m) {
               Value index = ix.add(args.aOff, ix.add(ix.mul(ix.c(m), args.lda), k));
-              x.push_back(guardedLoad(b, loc, args.a, index, kInside, vec));
+              Value valid = guardRows ? ix.both(kInside, ix.lt(ix.c(m), args.m)) : kInside;
+              x.push_back(guardedLoad(b, loc, args.a, index, valid, vec));
             }
             weights.push_back(w);
             inputs.push_back(x);
@@ -1237,7 +1252,7 @@ struct GemvKernel {
     guarded(b, loc, ix.lt(tid, outputs), [&](OpBuilder &b, Location loc) {
       Ix ix(b, loc);
       Value total = zeroOf(b, loc, acc);
-      for (int64_t w = 0; w < kGemvWarps; ++w) {
+      for (int64_t w = 0; w < warps; ++w) {
         Value partial =
             memref::LoadOp::create(b, loc, shared, ValueRange{ix.add(tid, w * outputs)});
         total = arith::AddFOp::create(b, loc, total, partial);
@@ -1274,7 +1289,7 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
         if (spec.hasResidual)
           args.residual = f.getArgument(next++);
         args.y = f.getArgument(next++);
-        args.m = sized(spec.m, 0);
+        args.m = sized(spec.kind == GemmKind::Gemv ? spec.m : kDynamic, 0);
         args.n = sized(spec.n, 1);
         args.k = sized(spec.k, 2);
         args.lda = sized(spec.lda, 3);
@@ -1284,8 +1299,15 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
           args.cs0 = scalar(nextScalar++);
           args.cs1 = scalar(nextScalar++);
         }
+        SmallVector<Value> batchSizes, aStrides, bStrides;
+        for (unsigned d = 0; d < spec.batchDims; ++d) {
+          batchSizes.push_back(scalar(nextScalar++));
+          aStrides.push_back(scalar(nextScalar++));
+          bStrides.push_back(scalar(nextScalar++));
+        }
 
         Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+        Value blockX = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
         Value shared;
         switch (spec.kind) {
         case GemmKind::TensorCore:
@@ -1298,18 +1320,49 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
           break;
         }
 
-        auto body = [&](OpBuilder &b, Location loc, GemmArgs args) {
+        // One grid dim: block x = batch * (tiles per batch) + tile. The GEMV kernel's tiles
+        // are column groups; the GEMM kernels' tiles go in groups of kGroupM rows of tiles
+        // that walk the columns together (blocks running at the same time share rows of A
+        // and columns of B in L2), as Triton's grouped ordering does.
+        auto placeBlock = [&](OpBuilder &b, Location loc, GemmArgs &args, bool gemv) {
           Ix ix(b, loc);
-          // Run-time alignment: the leading dim, the extent of the contiguous dim and the
-          // batch offset are multiples of the vector width.
-          auto aligned = [&](Value ld, Value extent, Value offset, int64_t vec) {
-            Value result = ix.isMultiple(ld, vec);
-            result = ix.both(result, ix.isMultiple(extent, vec));
-            return ix.both(result, ix.isMultiple(offset, vec));
-          };
-          auto run = [&](OpBuilder &b, Location loc, const GemmArgs &args) {
-            Ix ix(b, loc);
-            switch (spec.kind) {
+          Value tilesN = ix.ceilDiv(args.n, gemv ? spec.gemvCols : spec.tileN());
+          Value tilesM = gemv ? ix.c(1) : ix.ceilDiv(args.m, spec.tileM());
+          Value perBatch = ix.mul(tilesM, tilesN);
+          Value batch = ix.c(0), tile = blockX;
+          if (spec.batchDims) {
+            batch = arith::DivUIOp::create(b, loc, blockX, perBatch);
+            tile = arith::RemUIOp::create(b, loc, blockX, perBatch);
+          }
+          if (gemv) {
+            args.blockM = ix.c(0);
+            args.blockN = tile;
+          } else {
+            Value groupTiles = ix.mul(tilesN, kGroupM);
+            Value group = arith::DivUIOp::create(b, loc, tile, groupTiles);
+            Value inGroup = ix.rem(tile, groupTiles);
+            Value firstRow = ix.mul(group, kGroupM);
+            Value rows = arith::MinUIOp::create(
+                b, loc, arith::SubIOp::create(b, loc, tilesM, firstRow), ix.c(kGroupM));
+            args.blockM = ix.add(firstRow, ix.rem(inGroup, rows));
+            args.blockN = arith::DivUIOp::create(b, loc, inGroup, rows);
+          }
+          args.aOff = args.bOff = args.yOff = ix.c(0);
+          Value rest = batch;
+          for (int d = static_cast<int>(spec.batchDims) - 1; d >= 0; --d) {
+            Value index = d == 0 ? rest : ix.rem(rest, batchSizes[d]);
+            if (d != 0)
+              rest = arith::DivUIOp::create(b, loc, rest, batchSizes[d]);
+            args.aOff = ix.add(args.aOff, ix.mul(index, aStrides[d]));
+            args.bOff = ix.add(args.bOff, ix.mul(index, bStrides[d]));
+          }
+          if (spec.batchDims)
+            args.yOff = ix.mul(batch, ix.mul(args.m, args.n));
+        };
+
+        auto runKernel = [&](OpBuilder &b, Location loc, const GemmArgs &args) {
+          Ix ix(b, loc);
+          switch (spec.kind) {
           case GemmKind::TensorCore: {
             Value lane = ix.rem(tid, 32), warp = ix.div(tid, 32);
             TensorCoreKernel kernel{spec,
@@ -1328,67 +1381,77 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
             break;
           }
           case GemmKind::Gemv: {
-            GemvKernel kernel{spec, shared, tid};
+            GemvKernel kernel{spec, shared, tid, spec.m, false, kGemvWarps};
             kernel.build(b, loc, args);
             break;
           }
           }
-          };
+        };
+
+        // The GEMM (or static GEMV) kernel, in two versions where operands are checked at
+        // run time: vector loads (cp.async) when they are aligned, element loads otherwise.
+        auto gemm = [&](OpBuilder &b, Location loc) {
+          Ix ix(b, loc);
+          GemmArgs placed = args;
+          placeBlock(b, loc, placed, spec.kind == GemmKind::Gemv);
           if (!spec.checkA && !spec.checkB) {
-            run(b, loc, args);
+            runKernel(b, loc, placed);
             return;
           }
-          // Two versions of the kernel: vector loads (cp.async) when the checked operands
-          // are aligned, element loads otherwise.
+          auto aligned = [&](Value ld, Value extent, Value offset, int64_t vec) {
+            Value result = ix.isMultiple(ld, vec);
+            result = ix.both(result, ix.isMultiple(extent, vec));
+            return ix.both(result, ix.isMultiple(offset, vec));
+          };
           Value allAligned = arith::ConstantIntOp::create(b, loc, 1, 1);
           if (spec.checkA)
-            allAligned = ix.both(allAligned, aligned(args.lda, spec.aKContig ? args.k : args.m,
-                                                     args.aOff, spec.vecA));
+            allAligned = ix.both(allAligned, aligned(placed.lda,
+                                                     spec.aKContig ? placed.k : placed.m,
+                                                     placed.aOff, spec.vecA));
           if (spec.checkB)
-            allAligned = ix.both(allAligned, aligned(args.ldb, spec.bKContig ? args.k : args.n,
-                                                     args.bOff, spec.vecB));
+            allAligned = ix.both(allAligned, aligned(placed.ldb,
+                                                     spec.bKContig ? placed.k : placed.n,
+                                                     placed.bOff, spec.vecB));
           scf::IfOp::create(
               b, loc, allAligned,
               [&](OpBuilder &b, Location loc) {
-                run(b, loc, args);
+                runKernel(b, loc, placed);
                 scf::YieldOp::create(b, loc);
               },
               [&](OpBuilder &b, Location loc) {
-                GemmArgs unaligned = args;
+                GemmArgs unaligned = placed;
                 Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
                 if (spec.checkA)
                   unaligned.alignedA = no;
                 if (spec.checkB)
                   unaligned.alignedB = no;
-                run(b, loc, unaligned);
+                runKernel(b, loc, unaligned);
                 scf::YieldOp::create(b, loc);
               });
         };
 
-        // Blocks: x = batch * (N tiles) + N tile, y = M tile.
-        Value blockX = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-        args.blockM = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
-        args.aOff = args.bOff = args.yOff = ix.c(0);
-        if (spec.batchDims == 0) {
-          args.blockN = blockX;
-          body(b, loc, args);
+        if (!spec.smallM) {
+          gemm(b, loc);
           return;
         }
-        Value tilesN = ix.ceilDiv(args.n, spec.tileN());
-        Value batch = arith::DivUIOp::create(b, loc, blockX, tilesN);
-        args.blockN = arith::RemUIOp::create(b, loc, blockX, tilesN);
-        Value rest = batch;
-        for (int d = static_cast<int>(spec.batchDims) - 1; d >= 0; --d) {
-          unsigned first = nextScalar + 3 * d;
-          Value size = scalar(first), aStride = scalar(first + 1), bStride = scalar(first + 2);
-          Value index = d == 0 ? rest : ix.rem(rest, size);
-          if (d != 0)
-            rest = arith::DivUIOp::create(b, loc, rest, size);
-          args.aOff = ix.add(args.aOff, ix.mul(index, aStride));
-          args.bOff = ix.add(args.bOff, ix.mul(index, bStride));
-        }
-        args.yOff = ix.mul(batch, ix.mul(args.m, args.n));
-        body(b, loc, args);
+        // M <= kGemvMaxRows at run time: the GEMV path (rows past M are zeros) on the same
+        // threads, with a grid the host sized for it.
+        scf::IfOp::create(
+            b, loc, ix.lt(args.m, kGemvMaxRows + 1),
+            [&](OpBuilder &b, Location loc) {
+              GemmArgs placed = args;
+              placeBlock(b, loc, placed, true);
+              placed.alignedA = placed.alignedB = Value();
+              Value reduction = sharedBuffer(
+                  b, loc, spec.acc, spec.threads() / 32 * kGemvMaxRows * spec.gemvCols);
+              GemvKernel kernel{spec, reduction, tid, kGemvMaxRows, true, spec.threads() / 32};
+              kernel.build(b, loc, placed);
+              scf::YieldOp::create(b, loc);
+            },
+            [&](OpBuilder &b, Location loc) {
+              gemm(b, loc);
+              scf::YieldOp::create(b, loc);
+            });
       });
 }
 
@@ -1576,7 +1639,7 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
     spec.m = *staticM;
     // The GEMV kernel reads both with one width and checks nothing at run time.
     int64_t vec = std::min(spec.checkA ? 1 : spec.vecA, spec.checkB ? 1 : spec.vecB);
-    spec.vecA = spec.vecB = vec;
+    spec.vecA = spec.vecB = spec.gemvVec = vec;
     spec.checkA = spec.checkB = false;
     spec.gemvCols = spec.n != kDynamic && spec.n < 2048 ? 2 : 4;
   } else {
@@ -1593,6 +1656,13 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
       spec.kind = GemmKind::Simt;
       spec.simt = options.simt.value_or(large ? kSimtLarge : kSimtSmall);
     }
+    // M only known at run time (decode with a dynamic batch): the kernel also has a GEMV
+    // path for M <= kGemvMaxRows, and the grid is sized for the path M takes.
+    if (options.gemv && !staticM && spec.aKContig && spec.bKContig && spec.acc.isF32()) {
+      spec.smallM = true;
+      spec.gemvCols = spec.n != kDynamic && spec.n < 2048 ? 2 : 4;
+      spec.gemvVec = std::min(spec.checkA ? 1 : spec.vecA, spec.checkB ? 1 : spec.vecB);
+    }
   }
 
   gpu::GPUFuncOp kernel = buildGemmKernel(e, spec);
@@ -1605,18 +1675,32 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
   SmallVector<Value> scalars = {g.m, g.n, g.k, g.lda, g.ldb};
   if (spec.hasAddend)
     llvm::append_range(scalars, ArrayRef<Value>{g.cs0, g.cs1});
+  // All tiles of all batches along x (see buildGemmKernel).
   Value gridX = e.ceilDiv(g.n, spec.tileN());
-  if (spec.batchDims) {
-    for (unsigned d = 0; d < spec.batchDims; ++d)
-      llvm::append_range(scalars,
-                         ArrayRef<Value>{g.batchSizes[d], g.aStrides[d], g.bStrides[d]});
-    gridX = e.mul(gridX, e.product(ValueRange(g.batchSizes)));
+  if (spec.kind != GemmKind::Gemv)
+    gridX = e.mul(gridX, e.ceilDiv(g.m, spec.tileM()));
+  Value batchCount = e.product(ValueRange(g.batchSizes));
+  gridX = e.mul(gridX, batchCount);
+  for (unsigned d = 0; d < spec.batchDims; ++d)
+    llvm::append_range(scalars, ArrayRef<Value>{g.batchSizes[d], g.aStrides[d], g.bStrides[d]});
+  if (spec.smallM) {
+    // gridX = M <= kGemvMaxRows ? GEMV blocks : GEMM blocks, in the plan's arithmetic:
+    // large = min(M / (kGemvMaxRows + 1), 1).
+    OpBuilder &h = e.host();
+    Value large = arith::MinUIOp::create(
+        h, e.loc(), arith::DivUIOp::create(h, e.loc(), g.m, e.index(kGemvMaxRows + 1)),
+        e.index(1));
+    Value small = arith::SubIOp::create(h, e.loc(), e.index(1), large);
+    Value gemvX = e.mul(e.ceilDiv(g.n, spec.gemvCols), batchCount);
+    gridX = e.add(e.mul(small, gemvX), e.mul(large, gridX));
+    // No blocks at all when M = 0 (A is empty: the GEMV path may not even read its first
+    // element).
+    gridX = e.mul(gridX, HostMath(e).min(g.m, 1));
   }
-  Value gridY = spec.kind == GemmKind::Gemv ? e.index(1) : e.ceilDiv(g.m, spec.tileM());
   BlockSize block = {static_cast<int32_t>(spec.threads()), 1, 1};
   return e
       .launch(kernel, inputs, {ResultSpec{g.resultType, g.resultDims}}, scalars,
-              {gridX, gridY, e.index(1)}, block, spec.sharedBytes())
+              {gridX, e.index(1), e.index(1)}, block, spec.sharedBytes())
       .front();
 }
 

@@ -7,7 +7,8 @@
 // kiln.linear, MatMul, Gemm and Einsum lower to one GEMM launch each: mma.sync tensor cores
 // for f16/bf16 storage, a SIMT tile kernel for f32 (and f64/integers), a GEMV kernel when M
 // is static and small. Scalars: M, N, K, lda, ldb, [the addend's two strides], then size
-// and A/B strides per batch dim. Grid: x = batch * ceil(N / BN), y = ceil(M / BM).
+// and A/B strides per batch dim. Grid: x = batch * ceil(M / BM) * ceil(N / BN) (GEMV:
+// batch * ceil(N / columns per block)).
 
 // A Llama-style projection with bias, GELU and residual; M = seq is dynamic.
 
@@ -15,10 +16,11 @@
 // CHECK:       %[[SEQ:.*]] = tensor.dim %arg0
 // CHECK:       %[[W:.*]] = kiln.constant dense<5.000000e-01> : tensor<384x256xf32>
 // CHECK:       %[[B:.*]] = kiln.constant dense<2.500000e-01> : tensor<384xf32>
-// CHECK:       %[[TILES:.*]] = arith.ceildivui %[[SEQ]], %c64
+// CHECK:       %[[ROWTILES:.*]] = arith.ceildivui %[[SEQ]], %c64
+// CHECK:       %[[TILES:.*]] = arith.muli %c6, %[[ROWTILES]]
 // CHECK:       kiln.launch @kiln_kernels::@gemm_simt_f32_kk_N384_K256_lda256_ldb256_v4x4_t64x64x16r4x4_add_gelu_tanh_res(%arg0, %[[W]], %[[B]], %arg1)
 // CHECK-SAME:    scalars(%[[SEQ]], %c384, %c256, %c256, %c256{{[_0-9]*}}, %c0, %c1{{[_0-9]*}})
-// CHECK-SAME:    grid(%c6, %[[TILES]], %c1{{[_0-9]*}}) block [256, 1, 1] shared 17408 dims(%[[SEQ]])
+// CHECK-SAME:    grid(%[[TILES]], %c1{{[_0-9]*}}, %c1{{[_0-9]*}}) block [256, 1, 1] shared 17408 dims(%[[SEQ]])
 // CHECK:       gpu.func @gemm_simt_f32_kk_N384_K256_lda256_ldb256_v4x4_t64x64x16r4x4_add_gelu_tanh_res(
 // CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
 // CHECK:         gpu.dynamic_shared_memory
@@ -111,13 +113,15 @@ func.func @decode(%x: tensor<1x1x256xf32>) -> tensor<1x1x384xf32> {
 // thread in SIMT).
 
 // CHECK-LABEL: func.func @wide
+// CHECK:       %[[ROWTILES:.*]] = arith.ceildivui %{{.*}}, %c128
+// CHECK:       %[[TILES:.*]] = arith.muli %c32, %[[ROWTILES]]
 // CHECK:       kiln.launch @kiln_kernels::@gemm_simt_f32_kk_N4096_K512_lda512_ldb512_v4x4_t128x128x8r8x8_gelu_erf(
-// CHECK-SAME:    grid(%c32, %{{[0-9]+}}, %c1{{[_0-9]*}}) block [256, 1, 1] shared 16896
+// CHECK-SAME:    grid(%[[TILES]], %c1{{[_0-9]*}}, %c1{{[_0-9]*}}) block [256, 1, 1] shared 16896
 // CHECK:       math.erf
 
 // F16-LABEL: func.func @wide
 // F16:       kiln.launch @kiln_kernels::@gemm_tc_f16_kk_N4096_K512_lda512_ldb512_v8x8_t128x128x32w2x4s4_gelu_erf(
-// F16-SAME:    grid(%c32, %{{[0-9]+}}, %c1{{[_0-9]*}}) block [256, 1, 1] shared 65536
+// F16-SAME:    block [256, 1, 1] shared 65536
 func.func @wide(%x: tensor<?x512xf32>) -> tensor<?x4096xf32> {
   %w = kiln.constant dense<0.5> : tensor<4096x512xf32>
   %y = kiln.linear %x, %w act gelu_erf : tensor<?x512xf32>, tensor<4096x512xf32> -> tensor<?x4096xf32>
@@ -138,11 +142,12 @@ func.func @wide(%x: tensor<?x512xf32>) -> tensor<?x4096xf32> {
 // CHECK:       %[[KN:.*]] = arith.muli %c64, %[[N]]
 // CHECK:       %[[A0:.*]] = arith.muli %c8{{.*}}, %[[MK]]
 // CHECK:       %[[TILESN:.*]] = arith.ceildivui %[[N]], %c128
-// CHECK:       %[[GRIDX:.*]] = arith.muli %[[TILESN]], %c16
 // CHECK:       %[[TILESM:.*]] = arith.ceildivui %[[M]], %c128
+// CHECK:       %[[TILES:.*]] = arith.muli %[[TILESN]], %[[TILESM]]
+// CHECK:       %[[GRIDX:.*]] = arith.muli %[[TILES]], %c16
 // CHECK:       kiln.launch @kiln_kernels::@gemm_simt_f32_kn_Nx_K64_lda64_ldbx_v4x4c_t128x128x8r8x8_b2(%arg0, %arg1)
 // CHECK-SAME:    scalars(%[[M]], %[[N]], %c64, %c64, %[[N]], %c2{{[_0-9]*}}, %[[A0]], %c0, %c8, %[[MK]], %[[KN]])
-// CHECK-SAME:    grid(%[[GRIDX]], %[[TILESM]], %c1{{[_0-9]*}})
+// CHECK-SAME:    grid(%[[GRIDX]], %c1{{[_0-9]*}}, %c1{{[_0-9]*}})
 // CHECK:       gpu.func @gemm_simt_f32_kn_Nx_K64_lda64_ldbx_v4x4c_t128x128x8r8x8_b2(
 // CHECK:         arith.divui
 // CHECK:         arith.remui
