@@ -45,7 +45,10 @@ struct KilnApproximateMathPass
     RewritePatternSet patterns(&getContext());
     // Hyperbolic functions, powf, rsqrt, ... into exp/log/sqrt first; then polynomials for
     // every function MLIR approximates (f16/bf16 go through f32).
-    math::populateExpansionPatterns(patterns);
+    // Not `fma`: the polynomials rely on it, and PTX has it.
+    math::populateExpansionPatterns(patterns, {"sinh", "cosh", "tan", "tanh", "asinh", "acosh",
+                                               "atanh", "exp2", "powf", "fpowi", "round",
+                                               "rsqrt", "ctlz", "clampf"});
     auto all = [](StringRef) { return true; };
     populateMathF32ExpansionPatterns(patterns, all);
     populateMathPolynomialApproximationPatterns(patterns, all);

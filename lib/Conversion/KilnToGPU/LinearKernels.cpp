@@ -19,30 +19,35 @@
 //    (one barrier per slice). Tiles are stored in 16-byte chunks XOR-swizzled by row, so
 //    that ldmatrix (x4; .trans for an NN B tile) and the cp.async writes are free of bank
 //    conflicts. Operands whose contiguous dim is not 16-byte divisible (or Gemm's transA) are
-//    loaded with plain guarded loads into the same layout instead of cp.async.
+//    loaded with plain guarded loads into the same layout instead of cp.async. The epilogue
+//    runs on the accumulators and stores pairs of columns.
 //  - SIMT (f32, and everything else: f64, integers, KILN_GEMM=simt): a BMxBN tile per block
 //    of 256 threads (128x128 with 8x8 per thread, or 64x64 with 4x4), BK slices in shared
 //    memory stored k-major ([k][m], [k][n]), double-buffered through registers (global loads
-//    of slice k+1 are in flight while slice k is multiplied), one barrier per slice; fp32 FMA.
-//  - GEMV (M known at compile time and <= 8, NT layout: the decode case): a block of 8 warps
-//    computes 2 or 4 output columns for all M rows; each lane streams 16-byte vectors of the
-//    weight rows (HBM-bound) and of the M input rows, then warp shuffles and shared memory
-//    reduce the partial sums and one thread per output applies the epilogue.
-// M is usually a run-time value (the sequence length): the plan has no branches, so a
-// dynamic M always takes the GEMM kernel (which handles any M, down to one row); GEMV is
-// used only when M is static.
+//    of slice k+1 are in flight while slice k is multiplied), one barrier per slice; fp32
+//    FMA (llvm.intr.fma: no tf32, one rounding per product).
+//  - GEMV (M <= 8, NT layout: decode): a block of 8 warps computes 2 or 4 output columns for
+//    all M rows; each lane streams 16-byte vectors of the weight rows (HBM-bound) and of the
+//    input rows, then warp shuffles and shared memory reduce the partial sums and one thread
+//    per output applies the epilogue.
+// The GEMV kernel is used as such when M is static. M is usually a run-time value (the
+// sequence length, a batch): the plan has no branches, so for an NT product with a dynamic M
+// the GEMM kernel also contains the GEMV path (8 rows, those past M zero) and takes it when
+// M <= 8; the host sizes the grid for the path M takes ("gemv8..." in the name).
 //
 // Kernel ABI (after the buffers A, B, [C], [residual], Y): i64 scalars M, N, K, lda, ldb,
 // [cs0, cs1], then per batch dim its size and the A and B strides (0 where the operand
 // broadcasts). One grid dim: x = batch * (M tiles) * (N tiles), tiles in groups of 8 rows of
-// tiles that walk the columns together (L2 reuse).
+// tiles that walk the columns together (L2 reuse); GEMV: batch * (column groups).
 // Where the contiguous dim of an operand is not known to be a multiple of the vector width
 // (16 bytes) at compile time, the kernel checks it (and the strides) at run time and runs a
-// version with element loads when it is not ("c" in the kernel name).
+// version with element loads when it is not ("c" in the kernel name). Buffers are assumed
+// 16-byte aligned (arena offsets are 256-byte aligned; views alias whole buffers).
 //
 // The environment variable KILN_GEMM, read when the op is lowered, is a comma-separated
 // list: `simt` disables the tensor-core kernel (f16/bf16 use the SIMT kernel), `nogemv`
-// disables the GEMV kernel.
+// disables the GEMV kernel and path, `tc=BMxBNxBKwWMxWNsS` and `simt-tile=BMxBNxBKrTMxTN`
+// force a tile shape (for tuning on the GPU), e.g. KILN_GEMM=tc=128x256x32w2x4s3.
 //
 //===----------------------------------------------------------------------===//
 
@@ -191,8 +196,7 @@ Value zeroOf(OpBuilder &b, Location loc, Type type) {
 }
 
 Type workgroupMemRef(ArrayRef<int64_t> shape, Type elementType) {
-  auto space = gpu::AddressSpaceAttr::get(elementType.getContext(),
-                                          gpu::AddressSpace::Workgroup);
+  auto space = gpu::AddressSpaceAttr::get(elementType.getContext(), gpu::AddressSpace::Workgroup);
   return MemRefType::get(shape, elementType, MemRefLayoutAttrInterface(), space);
 }
 
@@ -212,8 +216,7 @@ int64_t byteWidth(Type type) {
 /// Loads `vec` consecutive elements at `index` (a vector when vec > 1), or zeros where
 /// `valid` is false. The address is clamped to 0 when invalid so that the load itself is
 /// always in bounds (callers only load from non-empty buffers) and needs no branch.
-Value guardedLoad(OpBuilder &b, Location loc, Value buffer, Value index, Value valid,
-                  int64_t vec) {
+Value guardedLoad(OpBuilder &b, Location loc, Value buffer, Value index, Value valid, int64_t vec) {
   Ix ix(b, loc);
   Type elementType = cast<MemRefType>(buffer.getType()).getElementType();
   Value safe = ix.select(valid, index, ix.c(0));
@@ -304,9 +307,7 @@ struct GemmSpec {
 
   unsigned numInputs() const { return 2 + hasAddend + hasResidual; }
   unsigned numBuffers() const { return numInputs() + 1; }
-  unsigned numScalars() const {
-    return 5 + (hasAddend ? 2 : 0) + 3 * batchDims;
-  }
+  unsigned numScalars() const { return 5 + (hasAddend ? 2 : 0) + 3 * batchDims; }
   int64_t threads() const {
     switch (kind) {
     case GemmKind::TensorCore:
@@ -385,8 +386,7 @@ struct GemmSpec {
          << "s" << tc.stages;
       break;
     case GemmKind::Simt:
-      os << "_t" << simt.bm << "x" << simt.bn << "x" << simt.bk << "r" << simt.tm << "x"
-         << simt.tn;
+      os << "_t" << simt.bm << "x" << simt.bn << "x" << simt.bk << "r" << simt.tm << "x" << simt.tn;
       break;
     case GemmKind::Gemv:
       os << "_c" << gemvCols;
@@ -440,8 +440,7 @@ Value activate(OpBuilder &b, Location loc, Value x, Activation activation) {
     return x;
   case Activation::relu: {
     // NaN stays NaN (ONNX Relu): `ugt` holds for unordered operands.
-    Value positive =
-        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, x, constant(0.0));
+    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, x, constant(0.0));
     return arith::SelectOp::create(b, loc, positive, x, constant(0.0));
   }
   case Activation::gelu_erf: {
@@ -456,22 +455,20 @@ Value activate(OpBuilder &b, Location loc, Value x, Activation activation) {
     // (x * 0.5) * (tanh((x + x^3 * 0.044715) * sqrt(2/pi)) + 1), the exporters' order.
     Value square = arith::MulFOp::create(b, loc, x, x);
     Value cube = arith::MulFOp::create(b, loc, square, x);
-    Value inner = arith::AddFOp::create(
-        b, loc, x, arith::MulFOp::create(b, loc, cube, constant(0.044715)));
+    Value inner =
+        arith::AddFOp::create(b, loc, x, arith::MulFOp::create(b, loc, cube, constant(0.044715)));
     Value tanh = math::TanhOp::create(
         b, loc, arith::MulFOp::create(b, loc, inner, constant(0.7978845608028654)));
     Value half = arith::MulFOp::create(b, loc, x, constant(0.5));
-    return arith::MulFOp::create(b, loc, half,
-                                 arith::AddFOp::create(b, loc, tanh, constant(1.0)));
+    return arith::MulFOp::create(b, loc, half, arith::AddFOp::create(b, loc, tanh, constant(1.0)));
   }
   case Activation::silu: {
     // x * sigmoid(x); sigmoid as 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) otherwise
     // (exp never overflows), e = exp(-|x|).
-    Value e = math::ExpOp::create(
-        b, loc, arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, x)));
+    Value e =
+        math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, x)));
     Value denominator = arith::AddFOp::create(b, loc, constant(1.0), e);
-    Value nonNegative =
-        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x, constant(0.0));
+    Value nonNegative = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x, constant(0.0));
     Value numerator = arith::SelectOp::create(b, loc, nonNegative, constant(1.0), e);
     Value sigmoid = arith::DivFOp::create(b, loc, numerator, denominator);
     return arith::MulFOp::create(b, loc, x, sigmoid);
@@ -513,8 +510,7 @@ Value finishOutput(OpBuilder &b, Location loc, const GemmSpec &spec, const GemmA
   if (spec.activation != Activation::none)
     value = activate(b, loc, value, spec.activation);
   if (spec.hasResidual)
-    value = plus(value,
-                 loadElement(b, loc, args.residual, ix.add(ix.mul(row, args.n), col), type));
+    value = plus(value, loadElement(b, loc, args.residual, ix.add(ix.mul(row, args.n), col), type));
   return value;
 }
 
@@ -528,32 +524,30 @@ void storeOutputs(OpBuilder &b, Location loc, const GemmSpec &spec, const GemmAr
   int64_t count = acc.size();
   bool vectorized = count > 1 && spec.n != kDynamic && spec.n % count == 0;
   if (vectorized) {
-    guarded(b, loc, ix.both(ix.lt(row, args.m), ix.lt(col, args.n)),
-            [&](OpBuilder &b, Location loc) {
-              Ix ix(b, loc);
-              SmallVector<Value> values;
-              for (int64_t i = 0; i < count; ++i)
-                values.push_back(convertScalar(
-                    b, loc, finishOutput(b, loc, spec, args, acc[i], row, ix.add(col, i)),
-                    spec.storage));
-              auto type = VectorType::get({count}, spec.storage);
-              Value vector = vector::FromElementsOp::create(b, loc, type, values);
-              Value index = ix.add(args.yOff, ix.add(ix.mul(row, args.n), col));
-              vector::StoreOp::create(
-                  b, loc, vector, args.y, ValueRange{index}, false,
-                  llvm::MaybeAlign(std::min<int64_t>(16, count * byteWidth(spec.storage))));
-            });
+    guarded(
+        b, loc, ix.both(ix.lt(row, args.m), ix.lt(col, args.n)), [&](OpBuilder &b, Location loc) {
+          Ix ix(b, loc);
+          SmallVector<Value> values;
+          for (int64_t i = 0; i < count; ++i)
+            values.push_back(
+                convertScalar(b, loc, finishOutput(b, loc, spec, args, acc[i], row, ix.add(col, i)),
+                              spec.storage));
+          auto type = VectorType::get({count}, spec.storage);
+          Value vector = vector::FromElementsOp::create(b, loc, type, values);
+          Value index = ix.add(args.yOff, ix.add(ix.mul(row, args.n), col));
+          vector::StoreOp::create(
+              b, loc, vector, args.y, ValueRange{index}, false,
+              llvm::MaybeAlign(std::min<int64_t>(16, count * byteWidth(spec.storage))));
+        });
     return;
   }
   for (int64_t i = 0; i < count; ++i) {
     Value c = ix.add(col, i);
-    guarded(b, loc, ix.both(ix.lt(row, args.m), ix.lt(c, args.n)),
-            [&](OpBuilder &b, Location loc) {
-              Ix ix(b, loc);
-              Value value = finishOutput(b, loc, spec, args, acc[i], row, c);
-              storeElement(b, loc, value, args.y,
-                           ix.add(args.yOff, ix.add(ix.mul(row, args.n), c)));
-            });
+    guarded(b, loc, ix.both(ix.lt(row, args.m), ix.lt(c, args.n)), [&](OpBuilder &b, Location loc) {
+      Ix ix(b, loc);
+      Value value = finishOutput(b, loc, spec, args, acc[i], row, c);
+      storeElement(b, loc, value, args.y, ix.add(args.yOff, ix.add(ix.mul(row, args.n), c)));
+    });
   }
 }
 
@@ -589,8 +583,7 @@ struct Piece {
 /// Walks the tile in `vec`-wide pieces spread over `threads` threads (consecutive threads
 /// take consecutive pieces of a row: coalesced reads): body(piece) for each piece of thread
 /// `tid`.
-void forEachPiece(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid,
-                  int64_t threads,
+void forEachPiece(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid, int64_t threads,
                   function_ref<void(OpBuilder &, Location, const Piece &)> body) {
   Ix ix(b, loc);
   int64_t perRow = tile.innerSize / tile.vec;
@@ -604,8 +597,7 @@ void forEachPiece(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid,
     piece.rowValid = ix.lt(ix.add(tile.outer0, piece.o), tile.outerLimit);
     if (piece.taken)
       piece.rowValid = ix.both(piece.rowValid, piece.taken);
-    piece.valid =
-        ix.both(piece.rowValid, ix.lt(ix.add(tile.inner0, piece.i), tile.innerLimit));
+    piece.valid = ix.both(piece.rowValid, ix.lt(ix.add(tile.inner0, piece.i), tile.innerLimit));
     body(b, loc, piece);
   }
 }
@@ -628,8 +620,7 @@ void guarded(OpBuilder &b, Location loc, Value condition,
 }
 
 Value globalIndex(Ix &ix, const GlobalTile &tile, Value o, Value i) {
-  return ix.add(tile.base,
-                ix.add(ix.mul(ix.add(tile.outer0, o), tile.ld), ix.add(tile.inner0, i)));
+  return ix.add(tile.base, ix.add(ix.mul(ix.add(tile.outer0, o), tile.ld), ix.add(tile.inner0, i)));
 }
 
 /// Loads a piece element by element (any alignment; elements past innerLimit are zeros).
@@ -704,34 +695,30 @@ using SharedIndex = function_ref<Value(Ix &, Value o, Value i)>;
 /// as one vector where `contiguous` says that a piece's elements are consecutive in shared
 /// memory too, else element by element.
 void storePieces(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid, int64_t threads,
-                 ArrayRef<Value> pieces, Value shared, SharedIndex sharedIndex,
-                 bool contiguous) {
+                 ArrayRef<Value> pieces, Value shared, SharedIndex sharedIndex, bool contiguous) {
   Type sharedType = cast<MemRefType>(shared.getType()).getElementType();
   unsigned next = 0;
-  forEachPiece(b, loc, tile, tid, threads,
-               [&](OpBuilder &b, Location loc, const Piece &where) {
-                 Value piece = pieces[next++];
-                 Value o = where.o, i = where.i;
-                 guarded(b, loc, where.taken, [&](OpBuilder &b, Location loc) {
-                   Ix ix(b, loc);
-                   if (contiguous && tile.vec > 1) {
-                     auto type = VectorType::get({tile.vec}, sharedType);
-                     Value converted = piece;
-                     if (type != piece.getType())
-                       converted = arith::ExtFOp::create(b, loc, type, piece);
-                     vector::StoreOp::create(
-                         b, loc, converted, shared, ValueRange{sharedIndex(ix, o, i)}, false,
-                         llvm::MaybeAlign(sharedAlignment(tile.vec, sharedType)));
-                     return;
-                   }
-                   for (int64_t e = 0; e < tile.vec; ++e) {
-                     Value element =
-                         convertScalar(b, loc, elementOf(b, loc, piece, e), sharedType);
-                     memref::StoreOp::create(b, loc, element, shared,
-                                             ValueRange{sharedIndex(ix, o, ix.add(i, e))});
-                   }
-                 });
-               });
+  forEachPiece(b, loc, tile, tid, threads, [&](OpBuilder &b, Location loc, const Piece &where) {
+    Value piece = pieces[next++];
+    Value o = where.o, i = where.i;
+    guarded(b, loc, where.taken, [&](OpBuilder &b, Location loc) {
+      Ix ix(b, loc);
+      if (contiguous && tile.vec > 1) {
+        auto type = VectorType::get({tile.vec}, sharedType);
+        Value converted = piece;
+        if (type != piece.getType())
+          converted = arith::ExtFOp::create(b, loc, type, piece);
+        vector::StoreOp::create(b, loc, converted, shared, ValueRange{sharedIndex(ix, o, i)}, false,
+                                llvm::MaybeAlign(sharedAlignment(tile.vec, sharedType)));
+        return;
+      }
+      for (int64_t e = 0; e < tile.vec; ++e) {
+        Value element = convertScalar(b, loc, elementOf(b, loc, piece, e), sharedType);
+        memref::StoreOp::create(b, loc, element, shared,
+                                ValueRange{sharedIndex(ix, o, ix.add(i, e))});
+      }
+    });
+  });
 }
 
 /// Copies a tile into shared memory without changing the element type: with cp.async
@@ -747,25 +734,22 @@ void copyTile(OpBuilder &b, Location loc, const GlobalTile &tile, Value tid, int
   Type elementType = cast<MemRefType>(tile.buffer.getType()).getElementType();
   bool bypassL1 = tile.vec * byteWidth(elementType) == 16;
   auto asyncCopies = [&](OpBuilder &b, Location loc) {
-    forEachPiece(b, loc, tile, tid, threads,
-                 [&](OpBuilder &b, Location loc, const Piece &piece) {
-                   guarded(b, loc, piece.taken, [&](OpBuilder &b, Location loc) {
-                     Ix ix(b, loc);
-                     // Outside the matrix: no bytes are read (src-size 0), the bytes in
-                     // shared memory are zeroed; the address still points into the buffer.
-                     Value source = ix.select(
-                         piece.valid, globalIndex(ix, tile, piece.o, piece.i), ix.c(0));
-                     Value sourceElements = ix.select(piece.valid, ix.c(tile.vec), ix.c(0));
-                     nvgpu::DeviceAsyncCopyOp::create(
-                         b, loc, shared, ValueRange{sharedIndex(ix, piece.o, piece.i)},
-                         tile.buffer, ValueRange{source}, b.getIndexAttr(tile.vec),
-                         sourceElements, bypassL1 ? b.getUnitAttr() : UnitAttr());
-                   });
-                 });
+    forEachPiece(b, loc, tile, tid, threads, [&](OpBuilder &b, Location loc, const Piece &piece) {
+      guarded(b, loc, piece.taken, [&](OpBuilder &b, Location loc) {
+        Ix ix(b, loc);
+        // Outside the matrix: no bytes are read (src-size 0), the bytes in
+        // shared memory are zeroed; the address still points into the buffer.
+        Value source = ix.select(piece.valid, globalIndex(ix, tile, piece.o, piece.i), ix.c(0));
+        Value sourceElements = ix.select(piece.valid, ix.c(tile.vec), ix.c(0));
+        nvgpu::DeviceAsyncCopyOp::create(b, loc, shared,
+                                         ValueRange{sharedIndex(ix, piece.o, piece.i)}, tile.buffer,
+                                         ValueRange{source}, b.getIndexAttr(tile.vec),
+                                         sourceElements, bypassL1 ? b.getUnitAttr() : UnitAttr());
+      });
+    });
   };
   auto elementCopies = [&](OpBuilder &b, Location loc) {
-    SmallVector<Value> pieces =
-        loadPieces(b, loc, tile, tid, threads, Value(), LoadMode::Elements);
+    SmallVector<Value> pieces = loadPieces(b, loc, tile, tid, threads, Value(), LoadMode::Elements);
     storePieces(b, loc, tile, tid, threads, pieces, shared, sharedIndex, contiguous);
   };
   if (!tile.aligned) {
@@ -809,10 +793,10 @@ Value swizzle(Ix &ix, Value row, Value col, int64_t cols) {
 /// The bm x bk tile of A at (m0, k0), along A's contiguous dim.
 GlobalTile tileOfA(const GemmSpec &spec, const GemmArgs &args, Value m0, Value k0, int64_t bm,
                    int64_t bk) {
-  GlobalTile tile = spec.aKContig ? GlobalTile{args.a, args.aOff, args.lda, m0, args.m, k0,
-                                               args.k, bm, bk, spec.vecA}
-                                  : GlobalTile{args.a, args.aOff, args.lda, k0, args.k, m0,
-                                               args.m, bk, bm, spec.vecA};
+  GlobalTile tile =
+      spec.aKContig
+          ? GlobalTile{args.a, args.aOff, args.lda, m0, args.m, k0, args.k, bm, bk, spec.vecA}
+          : GlobalTile{args.a, args.aOff, args.lda, k0, args.k, m0, args.m, bk, bm, spec.vecA};
   tile.aligned = args.alignedA;
   return tile;
 }
@@ -820,10 +804,10 @@ GlobalTile tileOfA(const GemmSpec &spec, const GemmArgs &args, Value m0, Value k
 /// The bk x bn tile of B at (k0, n0), along B's contiguous dim.
 GlobalTile tileOfB(const GemmSpec &spec, const GemmArgs &args, Value n0, Value k0, int64_t bn,
                    int64_t bk) {
-  GlobalTile tile = spec.bKContig ? GlobalTile{args.b, args.bOff, args.ldb, n0, args.n, k0,
-                                               args.k, bn, bk, spec.vecB}
-                                  : GlobalTile{args.b, args.bOff, args.ldb, k0, args.k, n0,
-                                               args.n, bk, bn, spec.vecB};
+  GlobalTile tile =
+      spec.bKContig
+          ? GlobalTile{args.b, args.bOff, args.ldb, n0, args.n, k0, args.k, bn, bk, spec.vecB}
+          : GlobalTile{args.b, args.bOff, args.ldb, k0, args.k, n0, args.n, bk, bn, spec.vecB};
   tile.aligned = args.alignedB;
   return tile;
 }
@@ -847,8 +831,8 @@ struct TensorCoreKernel {
   int64_t accumulators() const { return fragmentsM() * fragmentsN() * 4; }
 
   /// Issues the copies of k-slice `slice` into stage `stage`.
-  void loadSlice(OpBuilder &b, Location loc, const GemmArgs &args, Value m0, Value n0,
-                 Value slice, Value stage) {
+  void loadSlice(OpBuilder &b, Location loc, const GemmArgs &args, Value m0, Value n0, Value slice,
+                 Value stage) {
     Ix ix(b, loc);
     Value aStage = ix.mul(stage, stageElements());
     Value bStage = ix.add(aStage, tile.bm * tile.bk);
@@ -869,8 +853,8 @@ struct TensorCoreKernel {
     }
     GlobalTile t = tileOfB(spec, args, n0, k0, tile.bn, tile.bk);
     auto index = [&](Ix &ix, Value o, Value i) {
-      return ix.add(bStage, spec.bKContig ? swizzle(ix, o, i, tile.bk)
-                                          : swizzle(ix, o, i, tile.bn));
+      return ix.add(bStage,
+                    spec.bKContig ? swizzle(ix, o, i, tile.bk) : swizzle(ix, o, i, tile.bn));
     };
     copyTile(b, loc, t, tid, tile.threads(), shared, index, spec.vecB * bytes >= 4, true);
   }
@@ -879,8 +863,7 @@ struct TensorCoreKernel {
   /// mma operands (vector<2xf16>, or i32 for bf16).
   SmallVector<Value> loadMatrix(OpBuilder &b, Location loc, Value index, bool transpose) {
     auto type = VectorType::get({4, 2}, spec.storage);
-    Value loaded =
-        nvgpu::LdMatrixOp::create(b, loc, type, shared, ValueRange{index}, transpose, 4);
+    Value loaded = nvgpu::LdMatrixOp::create(b, loc, type, shared, ValueRange{index}, transpose, 4);
     SmallVector<Value> registers;
     for (int64_t r = 0; r < 4; ++r) {
       Value pair = vector::ExtractOp::create(b, loc, loaded, ArrayRef<int64_t>{r});
@@ -901,8 +884,7 @@ struct TensorCoreKernel {
     Value lane8 = ix.rem(lane, 8), laneMid = ix.rem(ix.div(lane, 8), 2);
     Type f32 = b.getF32Type();
     auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-    NVVM::MMATypes ptxType =
-        spec.storage.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    NVVM::MMATypes ptxType = spec.storage.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
 
     for (int64_t kk = 0; kk < tile.bk / 16; ++kk) {
       // A: matrices (rows 0-7, k 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15) are a0..a3;
@@ -924,8 +906,7 @@ struct TensorCoreKernel {
         if (spec.bKContig) {
           Value row = ix.add(nBase, ix.add(lane8, ix.mul(laneHigh, 8)));
           Value col = ix.add(ix.mul(laneMid, 8), kk * 16);
-          registers =
-              loadMatrix(b, loc, ix.add(bStage, swizzle(ix, row, col, tile.bk)), false);
+          registers = loadMatrix(b, loc, ix.add(bStage, swizzle(ix, row, col, tile.bk)), false);
         } else {
           Value row = ix.add(ix.add(lane8, ix.mul(laneMid, 8)), kk * 16);
           Value col = ix.add(nBase, ix.mul(laneHigh, 8));
@@ -999,8 +980,8 @@ struct TensorCoreKernel {
           Value row = ix.add(rowBase, ix.add(group, i * 16 + half * 8));
           Value col = ix.add(colBase, ix.add(ix.mul(quad, 2), j * 8));
           int64_t first = (i * fragmentsN() + j) * 4 + half * 2;
-          storeOutputs(b, loc, spec, args, {loop.getResult(first), loop.getResult(first + 1)},
-                       row, col);
+          storeOutputs(b, loc, spec, args, {loop.getResult(first), loop.getResult(first + 1)}, row,
+                       col);
         }
   }
 };
@@ -1081,15 +1062,13 @@ struct SimtKernel {
     for (int64_t kk = 0; kk < tile.bk; ++kk) {
       SmallVector<Value> aValues, bValues;
       for (int64_t r = 0; r < tile.tm; r += 4) {
-        Value index =
-            ix.add(aBase, ix.add(tileOffset(ix, ty, tile.bm, tile.tm, r), kk * aRow()));
+        Value index = ix.add(aBase, ix.add(tileOffset(ix, ty, tile.bm, tile.tm, r), kk * aRow()));
         Value v = vector::LoadOp::create(b, loc, v4, shared, ValueRange{index}, false, align);
         for (int64_t e = 0; e < 4; ++e)
           aValues.push_back(elementOf(b, loc, v, e));
       }
       for (int64_t c = 0; c < tile.tn; c += 4) {
-        Value index =
-            ix.add(bBase, ix.add(tileOffset(ix, tx, tile.bn, tile.tn, c), kk * bRow()));
+        Value index = ix.add(bBase, ix.add(tileOffset(ix, tx, tile.bn, tile.tn, c), kk * bRow()));
         Value v = vector::LoadOp::create(b, loc, v4, shared, ValueRange{index}, false, align);
         for (int64_t e = 0; e < 4; ++e)
           bValues.push_back(elementOf(b, loc, v, e));
@@ -1124,24 +1103,25 @@ struct SimtKernel {
     gpu::BarrierOp::create(b, loc);
 
     SmallVector<Value> init(tile.tm * tile.tn, zeroOf(b, loc, spec.acc));
-    auto loop = scf::ForOp::create(
-        b, loc, ix.c(0), slices, ix.c(1), init,
-        [&](OpBuilder &b, Location loc, Value slice, ValueRange carried) {
-          Ix ix(b, loc);
-          Value next = ix.add(slice, 1);
-          Value hasNext = ix.lt(next, slices);
-          // The next slice's loads are in flight while this one is multiplied; they are
-          // stored into the other buffer, which nobody reads since the last barrier.
-          SmallVector<Value> pieces = load(b, loc, args, m0, n0, next, hasNext);
-          SmallVector<Value> acc =
-              multiply(b, loc, ix.rem(slice, 2), tx, ty, SmallVector<Value>(carried));
-          guarded(b, loc, hasNext, [&](OpBuilder &b, Location loc) {
-            Ix ix(b, loc);
-            store(b, loc, args, m0, n0, next, ix.rem(next, 2), pieces);
-          });
-          gpu::BarrierOp::create(b, loc);
-          scf::YieldOp::create(b, loc, acc);
-        });
+    auto loop =
+        scf::ForOp::create(b, loc, ix.c(0), slices, ix.c(1), init,
+                           [&](OpBuilder &b, Location loc, Value slice, ValueRange carried) {
+                             Ix ix(b, loc);
+                             Value next = ix.add(slice, 1);
+                             Value hasNext = ix.lt(next, slices);
+                             // The next slice's loads are in flight while this one is multiplied;
+                             // they are stored into the other buffer, which nobody reads since the
+                             // last barrier.
+                             SmallVector<Value> pieces = load(b, loc, args, m0, n0, next, hasNext);
+                             SmallVector<Value> acc = multiply(b, loc, ix.rem(slice, 2), tx, ty,
+                                                               SmallVector<Value>(carried));
+                             guarded(b, loc, hasNext, [&](OpBuilder &b, Location loc) {
+                               Ix ix(b, loc);
+                               store(b, loc, args, m0, n0, next, ix.rem(next, 2), pieces);
+                             });
+                             gpu::BarrierOp::create(b, loc);
+                             scf::YieldOp::create(b, loc, acc);
+                           });
 
     for (int64_t r = 0; r < tile.tm; ++r)
       for (int64_t c = 0; c < tile.tn; c += 4) {
@@ -1176,6 +1156,9 @@ struct GemvKernel {
   void build(OpBuilder &b, Location loc, const GemmArgs &args) {
     Ix ix(b, loc);
     int64_t cols = spec.gemvCols, vec = spec.gemvVec, outputs = rows * cols;
+    // Two steps in flight for a few rows; one for 8 (registers: the GEMV path shares the
+    // GEMM kernel's budget).
+    int64_t unroll = rows <= 4 ? kGemvUnroll : 1;
     Value warp = ix.div(tid, 32), lane = ix.rem(tid, 32);
     Value n0 = ix.mul(args.blockN, cols);
     int64_t step = warps * 32 * vec;
@@ -1187,21 +1170,19 @@ struct GemvKernel {
     Type acc = spec.acc;
     SmallVector<Value> init(outputs, zeroOf(b, loc, acc));
     auto loop = scf::ForOp::create(
-        b, loc, start, args.k, ix.c(step * kGemvUnroll), init,
+        b, loc, start, args.k, ix.c(step * unroll), init,
         [&](OpBuilder &b, Location loc, Value k0, ValueRange carried) {
           Ix ix(b, loc);
           SmallVector<Value> sums(carried);
           // All loads of the unrolled steps first (more bytes in flight), then the FMAs.
           SmallVector<SmallVector<Value>> weights, inputs;
-          for (int64_t u = 0; u < kGemvUnroll; ++u) {
+          for (int64_t u = 0; u < unroll; ++u) {
             Value k = ix.add(k0, u * step);
             Value kInside = u == 0 ? ix.lt(ix.c(0), ix.c(1)) : ix.lt(k, args.k);
             SmallVector<Value> w, x;
             for (int64_t c = 0; c < cols; ++c) {
-              Value index =
-                  ix.add(args.bOff, ix.add(ix.mul(ix.add(n0, c), args.ldb), k));
-              w.push_back(guardedLoad(b, loc, args.b, index, ix.both(kInside, colInside[c]),
-                                      vec));
+              Value index = ix.add(args.bOff, ix.add(ix.mul(ix.add(n0, c), args.ldb), k));
+              w.push_back(guardedLoad(b, loc, args.b, index, ix.both(kInside, colInside[c]), vec));
             }
             for (int64_t m = 0; m < rows; ++m) {
               Value index = ix.add(args.aOff, ix.add(ix.mul(ix.c(m), args.lda), k));
@@ -1217,7 +1198,7 @@ struct GemvKernel {
                 return arith::ExtFOp::create(b, loc, VectorType::get({vec}, acc), v);
             return convertScalar(b, loc, v, isa<VectorType>(v.getType()) ? v.getType() : acc);
           };
-          for (int64_t u = 0; u < kGemvUnroll; ++u) {
+          for (int64_t u = 0; u < unroll; ++u) {
             SmallVector<Value> w, x;
             for (Value v : weights[u])
               w.push_back(widen(v));
@@ -1227,8 +1208,7 @@ struct GemvKernel {
               for (int64_t m = 0; m < rows; ++m)
                 for (int64_t c = 0; c < cols; ++c) {
                   Value &sum = sums[m * cols + c];
-                  sum = fma(b, loc, elementOf(b, loc, x[m], e),
-                                            elementOf(b, loc, w[c], e), sum);
+                  sum = fma(b, loc, elementOf(b, loc, x[m], e), elementOf(b, loc, w[c], e), sum);
                 }
           }
           scf::YieldOp::create(b, loc, sums);
@@ -1311,8 +1291,7 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
         Value shared;
         switch (spec.kind) {
         case GemmKind::TensorCore:
-          shared = sharedBuffer(b, loc, spec.storage,
-                                spec.sharedBytes() / byteWidth(spec.storage));
+          shared = sharedBuffer(b, loc, spec.storage, spec.sharedBytes() / byteWidth(spec.storage));
           break;
         case GemmKind::Simt:
         case GemmKind::Gemv:
@@ -1405,13 +1384,13 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
           };
           Value allAligned = arith::ConstantIntOp::create(b, loc, 1, 1);
           if (spec.checkA)
-            allAligned = ix.both(allAligned, aligned(placed.lda,
-                                                     spec.aKContig ? placed.k : placed.m,
-                                                     placed.aOff, spec.vecA));
+            allAligned =
+                ix.both(allAligned, aligned(placed.lda, spec.aKContig ? placed.k : placed.m,
+                                            placed.aOff, spec.vecA));
           if (spec.checkB)
-            allAligned = ix.both(allAligned, aligned(placed.ldb,
-                                                     spec.bKContig ? placed.k : placed.n,
-                                                     placed.bOff, spec.vecB));
+            allAligned =
+                ix.both(allAligned, aligned(placed.ldb, spec.bKContig ? placed.k : placed.n,
+                                            placed.bOff, spec.vecB));
           scf::IfOp::create(
               b, loc, allAligned,
               [&](OpBuilder &b, Location loc) {
@@ -1442,8 +1421,8 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
               GemmArgs placed = args;
               placeBlock(b, loc, placed, true);
               placed.alignedA = placed.alignedB = Value();
-              Value reduction = sharedBuffer(
-                  b, loc, spec.acc, spec.threads() / 32 * kGemvMaxRows * spec.gemvCols);
+              Value reduction = sharedBuffer(b, loc, spec.acc,
+                                             spec.threads() / 32 * kGemvMaxRows * spec.gemvCols);
               GemvKernel kernel{spec, reduction, tid, kGemvMaxRows, true, spec.threads() / 32};
               kernel.build(b, loc, placed);
               scf::YieldOp::create(b, loc);
@@ -1537,8 +1516,8 @@ int64_t staticOr(Value value) { return constantOf(value).value_or(kDynamic); }
 /// One GEMM launch being prepared on the host.
 struct GemmLaunch {
   GemmSpec spec;
-  Value a, b, addend, residual;            // host tensors
-  Value m, n, k, lda, ldb, cs0, cs1;       // host index values
+  Value a, b, addend, residual;      // host tensors
+  Value m, n, k, lda, ldb, cs0, cs1; // host index values
   SmallVector<Value> batchSizes, aStrides, bStrides;
   RankedTensorType resultType;
   SmallVector<Value> resultDims;
@@ -1633,8 +1612,8 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
   spec.batchDims = g.batchSizes.size();
 
   bool halfPrecision = spec.storage.isF16() || spec.storage.isBF16();
-  if (options.gemv && staticM && *staticM >= 1 && *staticM <= kGemvMaxRows &&
-      spec.aKContig && spec.bKContig && spec.acc.isF32()) {
+  if (options.gemv && staticM && *staticM >= 1 && *staticM <= kGemvMaxRows && spec.aKContig &&
+      spec.bKContig && spec.acc.isF32()) {
     spec.kind = GemmKind::Gemv;
     spec.m = *staticM;
     // The GEMV kernel reads both with one width and checks nothing at run time.
@@ -1688,8 +1667,7 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
     // large = min(M / (kGemvMaxRows + 1), 1).
     OpBuilder &h = e.host();
     Value large = arith::MinUIOp::create(
-        h, e.loc(), arith::DivUIOp::create(h, e.loc(), g.m, e.index(kGemvMaxRows + 1)),
-        e.index(1));
+        h, e.loc(), arith::DivUIOp::create(h, e.loc(), g.m, e.index(kGemvMaxRows + 1)), e.index(1));
     Value small = arith::SubIOp::create(h, e.loc(), e.index(1), large);
     Value gemvX = e.mul(e.ceilDiv(g.n, spec.gemvCols), batchCount);
     gridX = e.add(e.mul(small, gemvX), e.mul(large, gridX));
@@ -1730,9 +1708,9 @@ LogicalResult hostTensors(KernelEmitter &e, ArrayRef<Value> values,
 LogicalResult lowerLinear(Operation *op, KernelEmitter &e) {
   auto linear = cast<LinearOp>(op);
   SmallVector<Value> tensors;
-  if (failed(hostTensors(e, {linear.getInput(), linear.getWeight(), linear.getBias(),
-                             linear.getResidual()},
-                         tensors)))
+  if (failed(hostTensors(
+          e, {linear.getInput(), linear.getWeight(), linear.getBias(), linear.getResidual()},
+          tensors)))
     return failure();
   FailureOr<SmallVector<Value>> inDims = e.dims(linear.getInput(), op);
   if (failed(inDims))
@@ -1823,8 +1801,8 @@ LogicalResult lowerMatMul(Operation *op, KernelEmitter &e) {
   spec.storage = g.resultType.getElementType();
   spec.acc = accumulatorType(spec.storage);
   if (!spec.acc)
-    return op->emitError() << "GPU lowering of MatMul: element type "
-                           << aType.getElementType() << " is not supported";
+    return op->emitError() << "GPU lowering of MatMul: element type " << aType.getElementType()
+                           << " is not supported";
   g.a = tensors[0];
   g.b = tensors[1];
   bool aVector = ra == 1, bVector = rb == 1;
@@ -1857,8 +1835,7 @@ LogicalResult lowerMatMul(Operation *op, KernelEmitter &e) {
     Value aMatrix = e.mul(g.m, g.k), bMatrix = e.mul(g.k, g.n);
     for (size_t d = 0; d < batchRank; ++d) {
       auto strideOf = [&](ArrayRef<Value> batch, Value matrix) -> Value {
-        int64_t offset = static_cast<int64_t>(d) -
-                         static_cast<int64_t>(batchRank - batch.size());
+        int64_t offset = static_cast<int64_t>(d) - static_cast<int64_t>(batchRank - batch.size());
         if (offset < 0)
           return e.index(0);
         Value stride = e.mul(e.product(batch, offset + 1, batch.size()), matrix);
@@ -1908,8 +1885,7 @@ LogicalResult lowerGemm(Operation *op, KernelEmitter &e) {
   spec.acc = accumulatorType(spec.storage);
   if (!spec.acc)
     return op->emitError() << "GPU lowering of Gemm: element type "
-                           << getElementTypeOrSelf(gemm.getA().getType())
-                           << " is not supported";
+                           << getElementTypeOrSelf(gemm.getA().getType()) << " is not supported";
   spec.alpha = gemm.getAlpha().convertToDouble();
   spec.beta = gemm.getBeta().convertToDouble();
   if (!isa<FloatType>(spec.acc) &&
@@ -1950,7 +1926,6 @@ LogicalResult lowerGemm(Operation *op, KernelEmitter &e) {
   e.setResult(gemm.getOutput(), result);
   return success();
 }
-
 
 //===----------------------------------------------------------------------===//
 // kiln.onnx.Einsum
@@ -2012,8 +1987,8 @@ std::string labelName(int label) {
 LogicalResult lowerEinsum(Operation *op, KernelEmitter &e) {
   auto einsum = cast<OnnxEinsumOp>(op);
   auto refuse = [&](const Twine &why) {
-    return op->emitError() << "GPU lowering of Einsum '" << einsum.getEquation()
-                           << "': " << why << " is not supported";
+    return op->emitError() << "GPU lowering of Einsum '" << einsum.getEquation() << "': " << why
+                           << " is not supported";
   };
   if (einsum.getInputs().size() != 2)
     return refuse("an equation with " + Twine(einsum.getInputs().size()) +
@@ -2129,7 +2104,9 @@ LogicalResult lowerEinsum(Operation *op, KernelEmitter &e) {
   FailureOr<SmallVector<Value>> outDims = e.dims(output, op);
   if (failed(outDims))
     return failure();
-  auto dimOf = [&](int operand, int label) { return dims[operand][position(labels[operand], label)]; };
+  auto dimOf = [&](int operand, int label) {
+    return dims[operand][position(labels[operand], label)];
+  };
   auto strideOf = [&](int operand, int label) {
     return strides[operand][position(labels[operand], label)];
   };
@@ -2157,7 +2134,7 @@ LogicalResult lowerEinsum(Operation *op, KernelEmitter &e) {
     for (int i = 0; i < 2; ++i)
       if (position(labels[i], group.front()) >= 0 && !adjacent(group, labels[i]))
         return refuse(std::string(what) + " labels that are not adjacent in the same order in "
-                                           "every term");
+                                          "every term");
     if (group.data() != kGroup.data() && !adjacent(group, outLabels))
       return refuse(std::string(what) + " labels that are not adjacent in the output");
   }

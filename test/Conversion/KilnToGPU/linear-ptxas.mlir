@@ -19,8 +19,8 @@
 // RUN: kiln-opt %s --kiln-lower-to-gpu="precision=fp32 target=sm_80" --kiln-gpu-to-ptx="chip=sm_80 features=+ptx75" | %python %kiln_src/python/scripts/kiln-extract-ptx.py - -o %t.sm80f32.ptx
 // RUN: %ptxas -arch=sm_80 %t.sm80f32.ptx -o %t.sm80f32.cubin
 
-// F16-DAG: .entry gemm_tc_f16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res(
-// F16-DAG: .entry gemm_tc_f16_kk_N4096_K512_lda512_ldb512_v8x8_t128x128x32w2x4s4_silu(
+// F16-DAG: .entry gemm_tc_f16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res_gemv8c2v8(
+// F16-DAG: .entry gemm_tc_f16_kk_N4096_K512_lda512_ldb512_v8x8_t128x128x32w2x4s4_silu_gemv8c4v8(
 // F16-DAG: .entry gemm_tc_f16_kn_Nx_K64_lda64_ldbx_v8x8c_t128x128x32w2x4s4_b2(
 // F16-DAG: .entry gemm_tc_f16_mk_N20_K24_lda37_ldb24_v1x8_t64x64x32w2x2s4_alpha3fe0000000000000_add_beta4000000000000000(
 // F16-DAG: .entry gemv_f16_kk_M1_N384_K256_lda256_ldb256_v8x8_c2_add_gelu_erf(
@@ -31,11 +31,11 @@
 // F16-DAG: cp.async.wait_group 2
 // F16-DAG: shfl.sync.bfly.b32
 
-// BF16-DAG: .entry gemm_tc_bf16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res(
+// BF16-DAG: .entry gemm_tc_bf16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res_gemv8c2v8(
 // BF16-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
-// F32-DAG: .entry gemm_simt_f32_kk_N384_K256_lda256_ldb256_v4x4_t64x64x16r4x4_add_gelu_tanh_res(
-// F32-DAG: .entry gemm_simt_f32_kk_N4096_K512_lda512_ldb512_v4x4_t128x128x8r8x8_silu(
+// F32-DAG: .entry gemm_simt_f32_kk_N384_K256_lda256_ldb256_v4x4_t64x64x16r4x4_add_gelu_tanh_res_gemv8c2v4(
+// F32-DAG: .entry gemm_simt_f32_kk_N4096_K512_lda512_ldb512_v4x4_t128x128x8r8x8_silu_gemv8c4v4(
 // F32-DAG: .entry gemv_f32_kk_M1_N384_K256_lda256_ldb256_v4x4_c2_add_gelu_erf(
 // F32-DAG: fma.rn.f32
 // F32-NOT: mma.sync

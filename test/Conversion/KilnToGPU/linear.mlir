@@ -10,7 +10,9 @@
 // and A/B strides per batch dim. Grid: x = batch * ceil(M / BM) * ceil(N / BN) (GEMV:
 // batch * ceil(N / columns per block)).
 
-// A Llama-style projection with bias, GELU and residual; M = seq is dynamic.
+// A Llama-style projection with bias, GELU and residual; M = seq is dynamic, so the kernel
+// has a GEMV path too ("gemv8c2v4": M <= 8 rows, 2 columns per block, 4-wide loads) and the
+// grid is sized for the path that M takes (and empty when M = 0).
 
 // CHECK-LABEL: func.func @linear
 // CHECK:       %[[SEQ:.*]] = tensor.dim %arg0
@@ -18,13 +20,25 @@
 // CHECK:       %[[B:.*]] = kiln.constant dense<2.500000e-01> : tensor<384xf32>
 // CHECK:       %[[ROWTILES:.*]] = arith.ceildivui %[[SEQ]], %c64
 // CHECK:       %[[TILES:.*]] = arith.muli %c6, %[[ROWTILES]]
-// CHECK:       kiln.launch @kiln_kernels::@gemm_simt_f32_kk_N384_K256_lda256_ldb256_v4x4_t64x64x16r4x4_add_gelu_tanh_res(%arg0, %[[W]], %[[B]], %arg1)
+// CHECK:       %[[Q:.*]] = arith.divui %[[SEQ]], %c9
+// CHECK:       %[[LARGE:.*]] = arith.minui %[[Q]], %c1
+// CHECK:       %[[SMALL:.*]] = arith.subi %c1{{[_0-9]*}}, %[[LARGE]]
+// CHECK:       %[[GEMM:.*]] = arith.muli %[[LARGE]], %[[TILES]]
+// CHECK:       %[[GEMV:.*]] = arith.muli %[[SMALL]], %c192
+// CHECK:       %[[EITHER:.*]] = arith.addi %[[GEMV]], %[[GEMM]]
+// CHECK:       %[[NONEMPTY:.*]] = arith.minui %[[SEQ]], %c1
+// CHECK:       %[[GRID:.*]] = arith.muli %[[EITHER]], %[[NONEMPTY]]
+// CHECK:       kiln.launch @kiln_kernels::@gemm_simt_f32_kk_N384_K256_lda256_ldb256_v4x4_t64x64x16r4x4_add_gelu_tanh_res_gemv8c2v4(%arg0, %[[W]], %[[B]], %arg1)
 // CHECK-SAME:    scalars(%[[SEQ]], %c384, %c256, %c256, %c256{{[_0-9]*}}, %c0, %c1{{[_0-9]*}})
-// CHECK-SAME:    grid(%[[TILES]], %c1{{[_0-9]*}}, %c1{{[_0-9]*}}) block [256, 1, 1] shared 17408 dims(%[[SEQ]])
-// CHECK:       gpu.func @gemm_simt_f32_kk_N384_K256_lda256_ldb256_v4x4_t64x64x16r4x4_add_gelu_tanh_res(
+// CHECK-SAME:    grid(%[[GRID]], %c1{{[_0-9]*}}, %c1{{[_0-9]*}}) block [256, 1, 1] shared 17408 dims(%[[SEQ]])
+// CHECK:       gpu.func @gemm_simt_f32_kk_N384_K256_lda256_ldb256_v4x4_t64x64x16r4x4_add_gelu_tanh_res_gemv8c2v4(
 // CHECK-SAME:    known_block_size = array<i32: 256, 1, 1>
 // CHECK:         gpu.dynamic_shared_memory
 // CHECK:         memref.view {{.*}} to memref<4352xf32, #gpu.address_space<workgroup>>
+// CHECK:         %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c9
+// CHECK:         scf.if %[[FEW]] {
+// CHECK:           gpu.shuffle  xor
+// CHECK:         } else {
 // CHECK:         vector.load %arg0{{.*}} {alignment = 16 : i64} : memref<?xf32, #gpu.address_space<global>>, vector<4xf32>
 // CHECK:         gpu.barrier
 // CHECK:         scf.for {{.*}} iter_args
@@ -36,10 +50,10 @@
 // CHECK:         vector.store {{.*}} : memref<?xf32, #gpu.address_space<global>>, vector<4xf32>
 
 // F16-LABEL: func.func @linear
-// F16:       kiln.launch @kiln_kernels::@gemm_tc_f16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res(
+// F16:       kiln.launch @kiln_kernels::@gemm_tc_f16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res_gemv8c2v8(
 // F16-SAME:    block [128, 1, 1] shared 32768
 // F16-SAME:    (tensor<1x?x256xf16>, tensor<384x256xf16>, tensor<384xf16>, tensor<1x?x384xf16>) -> tensor<1x?x384xf16>
-// F16:       gpu.func @gemm_tc_f16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res(
+// F16:       gpu.func @gemm_tc_f16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res_gemv8c2v8(
 // F16:         gpu.dynamic_shared_memory
 // F16:         memref.view {{.*}} to memref<16384xf16, #gpu.address_space<workgroup>>
 // F16:         nvgpu.device_async_copy %arg0{{.*}}, 8, %{{.*}} {bypassL1}
@@ -57,7 +71,7 @@
 // F16:         vector.store {{.*}} {alignment = 4 : i64} : memref<?xf16, #gpu.address_space<global>>, vector<2xf16>
 
 // BF16-LABEL: func.func @linear
-// BF16:       kiln.launch @kiln_kernels::@gemm_tc_bf16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res(
+// BF16:       kiln.launch @kiln_kernels::@gemm_tc_bf16_kk_N384_K256_lda256_ldb256_v8x8_t64x64x32w2x2s4_add_gelu_tanh_res_gemv8c2v8(
 // BF16:       gpu.func @gemm_tc_bf16_kk
 // BF16:         nvgpu.ldmatrix {{.*}} -> vector<4x2xbf16>
 // BF16:         llvm.bitcast {{.*}} : vector<2xbf16> to i32
@@ -68,7 +82,7 @@
 // FORCED-NOT:   nvvm.mma.sync
 
 // TILE-LABEL: func.func @linear
-// TILE:       kiln.launch @kiln_kernels::@gemm_tc_f16_kk_N384_K256_lda256_ldb256_v8x8_t128x256x32w2x4s3_add_gelu_tanh_res(
+// TILE:       kiln.launch @kiln_kernels::@gemm_tc_f16_kk_N384_K256_lda256_ldb256_v8x8_t128x256x32w2x4s3_add_gelu_tanh_res_gemv8c2v8(
 // TILE-SAME:    block [256, 1, 1] shared 73728
 func.func @linear(%x: tensor<1x?x256xf32>, %r: tensor<1x?x384xf32>) -> tensor<1x?x384xf32> {
   %w = kiln.constant dense<0.5> : tensor<384x256xf32>
@@ -113,14 +127,12 @@ func.func @decode(%x: tensor<1x1x256xf32>) -> tensor<1x1x384xf32> {
 // thread in SIMT).
 
 // CHECK-LABEL: func.func @wide
-// CHECK:       %[[ROWTILES:.*]] = arith.ceildivui %{{.*}}, %c128
-// CHECK:       %[[TILES:.*]] = arith.muli %c32, %[[ROWTILES]]
-// CHECK:       kiln.launch @kiln_kernels::@gemm_simt_f32_kk_N4096_K512_lda512_ldb512_v4x4_t128x128x8r8x8_gelu_erf(
-// CHECK-SAME:    grid(%[[TILES]], %c1{{[_0-9]*}}, %c1{{[_0-9]*}}) block [256, 1, 1] shared 16896
+// CHECK:       kiln.launch @kiln_kernels::@gemm_simt_f32_kk_N4096_K512_lda512_ldb512_v4x4_t128x128x8r8x8_gelu_erf_gemv8c4v4(
+// CHECK-SAME:    block [256, 1, 1] shared 16896
 // CHECK:       math.erf
 
 // F16-LABEL: func.func @wide
-// F16:       kiln.launch @kiln_kernels::@gemm_tc_f16_kk_N4096_K512_lda512_ldb512_v8x8_t128x128x32w2x4s4_gelu_erf(
+// F16:       kiln.launch @kiln_kernels::@gemm_tc_f16_kk_N4096_K512_lda512_ldb512_v8x8_t128x128x32w2x4s4_gelu_erf_gemv8c4v8(
 // F16-SAME:    block [256, 1, 1] shared 65536
 func.func @wide(%x: tensor<?x512xf32>) -> tensor<?x4096xf32> {
   %w = kiln.constant dense<0.5> : tensor<4096x512xf32>
