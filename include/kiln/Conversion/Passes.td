@@ -44,8 +44,10 @@ def KilnLowerToGpuPass : Pass<"kiln-lower-to-gpu", "::mlir::ModuleOp"> {
 def KilnPlanMemoryPass : Pass<"kiln-plan-memory", "::mlir::ModuleOp"> {
   let summary = "Assigns every tensor of the launch plan an offset in one device arena";
   let description = [{
-    Sizes each tensor of the host launch plan at the largest values of the dynamic dims
-    (`kiln.dim_bounds` of the function), computes its live range (a view keeps its source
+    Sizes each tensor of the host launch plan for the largest size it takes over the values of
+    the dynamic dims up to their bounds (`kiln.dim_bounds` of the function; every value when
+    there is one symbol, since sizes such as a Slice's need not grow with it), computes its
+    live range (a view keeps its source
     alive; returned values and arguments live throughout) and packs the buffers into one
     arena: the largest first, each at the lowest 256-byte-aligned offset where it overlaps no
     buffer live at the same time. It records `kiln.arena_offsets`/`kiln.arena_bytes` on each

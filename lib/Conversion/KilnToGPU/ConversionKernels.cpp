@@ -23,7 +23,13 @@ static LogicalResult lowerCast(Operation *op, KernelEmitter &emitter) {
   if (failed(dims))
     return failure();
   Type target = emitter.storageTensorType(op->getResult(0)).getElementType();
-  Value converted = emitter.convert(source, *dims, target);
+  bool toBool = getElementTypeOrSelf(op->getResult(0).getType()).isInteger(1);
+  for (Type type : {getElementTypeOrSelf(input.getType()),
+                    getElementTypeOrSelf(op->getResult(0).getType())})
+    if (type.isUnsignedInteger())
+      return op->emitError() << "GPU lowering of Cast: unsigned element type " << type
+                             << " is not supported";
+  Value converted = emitter.convert(source, *dims, target, toBool);
   emitter.setResult(op->getResult(0),
                     emitter.view(converted, emitter.storageTensorType(op->getResult(0)), *dims));
   return success();

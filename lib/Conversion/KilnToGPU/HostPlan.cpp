@@ -73,6 +73,10 @@ FailureOr<Expr> buildHostExpr(Value value, const PlanSymbols &symbols, Operation
     auto argument = dyn_cast<BlockArgument>(dim.getSource());
     if (index && argument) {
       auto type = cast<RankedTensorType>(argument.getType());
+      if (*index < 0 || *index >= type.getRank()) {
+        dim.emitError() << "dim " << *index << " of a rank-" << type.getRank() << " argument";
+        return failure();
+      }
       if (!type.isDynamicDim(*index))
         return Expr::constant(type.getDimSize(*index));
       auto it = symbols.byArgumentDim.find(
@@ -167,6 +171,9 @@ Value getBufferRoot(Value value) {
 }
 
 int64_t getStorageElementBytes(Type elementType) {
+  // kiln-lower-to-gpu only admits int and float element types; be safe for any other.
+  if (!elementType.isIntOrFloat())
+    return 8;
   return std::max<int64_t>(1, (elementType.getIntOrFloatBitWidth() + 7) / 8);
 }
 

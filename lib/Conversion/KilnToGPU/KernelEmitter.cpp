@@ -54,9 +54,12 @@ void KernelEmitter::collectFloat32Values() {
       worklist.push_back(rotary.getSin());
     }
     StringRef name = op->getName().getStringRef();
-    if (name == "kiln.onnx.Sin" || name == "kiln.onnx.Cos" ||
-        name == "kiln.onnx.RotaryEmbedding")
+    if (name == "kiln.onnx.Sin" || name == "kiln.onnx.Cos")
       for (Value operand : op->getOperands())
+        worklist.push_back(operand);
+    // RotaryEmbedding's operand 0 is the activation; the rest are tables and positions.
+    if (name == "kiln.onnx.RotaryEmbedding")
+      for (Value operand : op->getOperands().drop_front())
         worklist.push_back(operand);
     if (name == "kiln.onnx.Sin" || name == "kiln.onnx.Cos")
       worklist.push_back(op->getResult(0));
@@ -358,21 +361,24 @@ Value KernelEmitter::view(Value source, RankedTensorType type, ArrayRef<Value> v
   return ViewOp::create(hostBuilder, currentLoc, type, source, dynamic);
 }
 
-Value KernelEmitter::convert(Value source, ArrayRef<Value> sourceDims, Type elementType) {
+Value KernelEmitter::convert(Value source, ArrayRef<Value> sourceDims, Type elementType,
+                             bool toBool) {
   auto sourceType = cast<RankedTensorType>(source.getType());
   Type from = sourceType.getElementType();
-  if (from == elementType)
+  if (from == elementType && !toBool)
     return source;
-  std::string name = "convert_" + typeName(from) + "_to_" + typeName(elementType);
+  std::string name = "convert_" + typeName(from) + "_to_" + (toBool ? "bool_" : "") +
+                     typeName(elementType);
   BlockSize block = {256, 1, 1};
   gpu::GPUFuncOp kernel = getOrCreateKernel(
       name, {from}, {elementType}, 1, block, [&](OpBuilder &b, Location loc, gpu::GPUFuncOp f) {
         Value count = scalarArgument(b, loc, f, 2, 0);
         gridStrideLoop(b, loc, count, [&](OpBuilder &b, Location loc, Value i) {
           // Through the compute type: f16 -> bf16 and bool <-> float keep ONNX semantics.
+          // A bool target (stored as i8) is `value != 0`, not a truncation.
           Value value = loadElement(b, loc, f.getArgument(0), i, computeType(from));
-          storeElement(b, loc, convertScalar(b, loc, value, computeType(elementType)),
-                       f.getArgument(1), i);
+          Type target = toBool ? b.getI1Type() : computeType(elementType);
+          storeElement(b, loc, convertScalar(b, loc, value, target), f.getArgument(1), i);
         });
       });
   Value count = product(ValueRange(sourceDims));
@@ -390,6 +396,14 @@ LogicalResult KernelEmitter::run() {
   SmallVector<Value> results;
   for (OpOperand &operand : terminator->getOpOperands()) {
     Value value = operand.get();
+    // A returned argument or constant is returned as it is: no round trip through the storage
+    // type.
+    auto argument = dyn_cast<BlockArgument>(value);
+    if ((argument && argument.getOwner()->getParentOp() == function) ||
+        value.getDefiningOp<ConstantOp>()) {
+      results.push_back(value);
+      continue;
+    }
     Value hostValue = tensor(value);
     if (!hostValue)
       return failure();

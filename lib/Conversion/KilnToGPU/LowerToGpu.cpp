@@ -24,7 +24,7 @@ namespace {
 /// The function the plan is built for: `main`, else the only public function.
 func::FuncOp findEntry(ModuleOp module) {
   if (auto main = module.lookupSymbol<func::FuncOp>("main"))
-    return main;
+    return main.isExternal() ? func::FuncOp() : main;
   func::FuncOp only;
   for (auto function : module.getOps<func::FuncOp>()) {
     if (function.isExternal())
@@ -47,6 +47,31 @@ struct KilnLowerToGpuPass : public kiln::impl::KilnLowerToGpuPassBase<KilnLowerT
                             "function) to lower";
       return signalPassFailure();
     }
+    if (!entry.getBody().hasOneBlock()) {
+      entry.emitError() << "kiln-lower-to-gpu: @" << entry.getSymName()
+                        << " has several blocks; the launch plan needs straight-line code";
+      return signalPassFailure();
+    }
+    // Every argument and result must be a ranked tensor of a type the runtime can bind.
+    auto checkType = [&](Type type, StringRef what, unsigned index) -> bool {
+      auto ranked = dyn_cast<RankedTensorType>(type);
+      Type element = ranked ? ranked.getElementType() : Type();
+      bool ok = ranked && (isa<FloatType>(element) ||
+                           (element.isSignlessInteger() &&
+                            llvm::is_contained({1u, 8u, 16u, 32u, 64u},
+                                               element.getIntOrFloatBitWidth())));
+      if (!ok)
+        entry.emitError() << "kiln-lower-to-gpu: " << what << " " << index << " has type "
+                          << type << "; the GPU plan binds ranked tensors of float, bool or "
+                          << "signless 8/16/32/64-bit integer elements";
+      return ok;
+    };
+    for (auto [i, type] : llvm::enumerate(entry.getArgumentTypes()))
+      if (!checkType(type, "argument", i))
+        return signalPassFailure();
+    for (auto [i, type] : llvm::enumerate(entry.getResultTypes()))
+      if (!checkType(type, "result", i))
+        return signalPassFailure();
     Precision storage;
     if (precision == "fp32")
       storage = Precision::FP32;

@@ -56,21 +56,42 @@ struct KilnPlanMemoryPass : public kiln::impl::KilnPlanMemoryPassBase<KilnPlanMe
 
     std::vector<PlannedBuffer> buffers;
     llvm::DenseMap<Value, size_t> bufferOf;
+    // The symbol values a buffer is sized over: sizes need not grow with the symbols (a Slice
+    // of the last 3 of `s` elements is empty at the bound), so with one symbol every value up
+    // to its bound is tried; otherwise each symbol at 1 and at its bound, the others at theirs.
+    std::vector<std::vector<int64_t>> samples;
+    if (maxima.size() == 1 && maxima[0] <= (1 << 16)) {
+      for (int64_t value = 1; value <= maxima[0]; ++value)
+        samples.push_back({value});
+    } else {
+      samples.push_back(maxima);
+      for (size_t i = 0; i < maxima.size(); ++i) {
+        std::vector<int64_t> low = maxima;
+        low[i] = 1;
+        samples.push_back(low);
+      }
+    }
     auto addBuffer = [&](Value root, int64_t first) -> LogicalResult {
       FailureOr<std::vector<kilnrt::Expr>> dims = buildTensorDims(root, *symbols);
       if (failed(dims))
         return failure();
-      int64_t elements = 1;
-      for (const kilnrt::Expr &dim : *dims) {
-        int64_t value;
-        std::string error;
-        if (!dim.evaluate(maxima, value, error))
-          return emitError(root.getLoc()) << "cannot size a buffer at the maximum dims: "
-                                          << error;
-        elements *= std::max<int64_t>(value, 0);
-      }
       auto type = cast<RankedTensorType>(root.getType());
-      int64_t bytes = elements * getStorageElementBytes(type.getElementType());
+      int64_t bytes = 0;
+      for (const std::vector<int64_t> &sample : samples) {
+        int64_t size = getStorageElementBytes(type.getElementType());
+        for (const kilnrt::Expr &dim : *dims) {
+          int64_t value;
+          std::string error;
+          if (!dim.evaluate(sample, value, error))
+            return emitError(root.getLoc()) << "cannot size a buffer at the dims' bounds: "
+                                            << error;
+          if (__builtin_mul_overflow(size, std::max<int64_t>(value, 0), &size))
+            return emitError(root.getLoc())
+                   << "a buffer of type " << type << " overflows 64 bits at the dims' bounds "
+                   << "(lower --max-dim / --dim-max)";
+        }
+        bytes = std::max(bytes, size);
+      }
       bufferOf[root] = buffers.size();
       buffers.push_back({root, std::max<int64_t>(bytes, 1), first, first, -1});
       return success();

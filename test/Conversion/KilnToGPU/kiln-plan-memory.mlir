@@ -71,3 +71,35 @@ module attributes {gpu.container_module} {
     return %ids : tensor<1x?xi64>
   }
 }
+
+// -----
+
+// Sizes need not grow with the dims: the last 3 of `s` elements up to index 2 hold
+// max(0, min(s, 2) - max(s - 3, 0)) elements, 0 at the bound 64 but 2 at s = 2 or 3. The
+// buffer is sized for the largest (2 f32 = 8 bytes), not the value at the bound.
+// CHECK-LABEL: func.func @main
+// CHECK: kiln.launch {{.*}}kiln.arena_bytes = array<i64: 8>
+module attributes {gpu.container_module} {
+  func.func @main(%x: tensor<?xf32> {kiln.dim_params = ["s"], kiln.name = "x"}) -> tensor<?xf32>
+      attributes {kiln.dim_bounds = {s = 64 : i64}} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %s = tensor.dim %x, %c0 : tensor<?xf32>
+    %end = arith.minsi %s, %c2 : index
+    %shifted = arith.subi %s, %c3 : index
+    %start = arith.maxsi %shifted, %c0 : index
+    %len = arith.subi %end, %start : index
+    %n = arith.maxsi %len, %c0 : index
+    %r = kiln.launch @kiln_kernels::@slice(%x) grid(%c1, %c1, %c1) block [32, 1, 1] dims(%n)
+        : (tensor<?xf32>) -> tensor<?xf32>
+    return %r : tensor<?xf32>
+  }
+  gpu.module @kiln_kernels {
+    gpu.func @slice(%in: memref<?xf32, #gpu.address_space<global>>,
+                    %out: memref<?xf32, #gpu.address_space<global>>) kernel {
+      gpu.return
+    }
+  }
+}

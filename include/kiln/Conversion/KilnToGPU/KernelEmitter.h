@@ -123,9 +123,10 @@ public:
                    llvm::ArrayRef<mlir::Value> dims);
 
   /// Converts host tensor `source` (dims `dims`) to element type `elementType` with a
-  /// generated conversion kernel (no-op when the types match).
+  /// generated conversion kernel (no-op when the types match). `toBool`: the target is a
+  /// model bool stored as `elementType` (i8): values become `!= 0`.
   mlir::Value convert(mlir::Value source, llvm::ArrayRef<mlir::Value> dims,
-                      mlir::Type elementType);
+                      mlir::Type elementType, bool toBool = false);
 
   // ---- driver ----------------------------------------------------------------------------
 
