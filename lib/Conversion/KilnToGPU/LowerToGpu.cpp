@@ -53,17 +53,20 @@ struct KilnLowerToGpuPass : public kiln::impl::KilnLowerToGpuPassBase<KilnLowerT
       return signalPassFailure();
     }
     // Every argument and result must be a ranked tensor of a type the runtime can bind.
+    // (An unranked result is left to the op producing it, which names the problem.)
     auto checkType = [&](Type type, StringRef what, unsigned index) -> bool {
+      if (isa<UnrankedTensorType>(type) && what == "result")
+        return true;
       auto ranked = dyn_cast<RankedTensorType>(type);
       Type element = ranked ? ranked.getElementType() : Type();
       bool ok = ranked && (isa<FloatType>(element) ||
-                           (element.isSignlessInteger() &&
+                           (isa<IntegerType>(element) && !element.isSignedInteger() &&
                             llvm::is_contained({1u, 8u, 16u, 32u, 64u},
                                                element.getIntOrFloatBitWidth())));
       if (!ok)
         entry.emitError() << "kiln-lower-to-gpu: " << what << " " << index << " has type "
                           << type << "; the GPU plan binds ranked tensors of float, bool or "
-                          << "signless 8/16/32/64-bit integer elements";
+                          << "8/16/32/64-bit integer elements";
       return ok;
     };
     for (auto [i, type] : llvm::enumerate(entry.getArgumentTypes()))
