@@ -124,7 +124,7 @@ static FailureOr<std::vector<uint8_t>> assemblePtx(StringRef ptxas, StringRef pt
     llvm::errs() << "kiln-compile: cannot create temporary files for ptxas\n";
     return failure();
   }
-  auto cleanup = llvm::make_scope_exit([&] {
+  llvm::scope_exit cleanup([&] {
     llvm::sys::fs::remove(ptxFile);
     llvm::sys::fs::remove(cubinFile);
     llvm::sys::fs::remove(logFile);

@@ -688,7 +688,7 @@ Value emitTiledTranspose(KernelEmitter &emitter, Value source, ArrayRef<Value> i
   Type bits = bitsType(resultType.getElementType());
 
   KernelParams params;
-  unsigned dimIndex = params.addAll(inDims);
+  params.addAll(inDims);
   // Batch dims: the output positions other than q and rank - 1, in output order.
   SmallVector<int64_t> batchPositions;
   for (int64_t j = 0; j < rank; ++j)

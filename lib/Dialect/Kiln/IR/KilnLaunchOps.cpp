@@ -72,7 +72,7 @@ LogicalResult ViewOp::verify() {
   if (source.getElementType() != result.getElementType())
     return emitOpError() << "changes the element type from " << source.getElementType()
                          << " to " << result.getElementType();
-  if (static_cast<int64_t>(getDims().size()) != result.getNumDynamicDims())
+  if (getDims().size() != static_cast<size_t>(result.getNumDynamicDims()))
     return emitOpError() << "result has " << result.getNumDynamicDims()
                          << " dynamic dims but " << getDims().size() << " dims are given";
   if (source.hasStaticShape() && result.hasStaticShape() &&
