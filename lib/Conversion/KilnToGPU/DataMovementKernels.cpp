@@ -30,6 +30,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../../Dialect/Kiln/Transforms/ConstantValues.h"
 #include "kiln/Conversion/KilnToGPU/KernelBuilders.h"
 #include "kiln/Conversion/KilnToGPU/KernelEmitter.h"
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
@@ -108,26 +109,6 @@ Value loadAs(OpBuilder &b, Location loc, Value buffer, Value index, Type type) {
 void storeAs(OpBuilder &b, Location loc, Value value, Value buffer, Value index) {
   Type element = cast<MemRefType>(buffer.getType()).getElementType();
   storeNatural(b, loc, convertScalar(b, loc, value, element), buffer, index);
-}
-
-/// The elements of a constant integer operand, or std::nullopt when it is not a constant.
-std::optional<SmallVector<int64_t>> constantInts(Value value) {
-  if (!value)
-    return std::nullopt;
-  auto constant = value.getDefiningOp<ConstantOp>();
-  if (!constant)
-    return std::nullopt;
-  llvm::Expected<exec::Tensor> tensor = exec::tensorFromElements(constant.getValue());
-  if (!tensor) {
-    llvm::consumeError(tensor.takeError());
-    return std::nullopt;
-  }
-  if (!isa<IntegerType>(cast<ShapedType>(constant.getType()).getElementType()))
-    return std::nullopt;
-  SmallVector<int64_t> values;
-  for (int64_t i = 0, e = tensor->getNumElements(); i < e; ++i)
-    values.push_back(tensor->getInt(i));
-  return values;
 }
 
 LogicalResult unsupported(Operation *op, const Twine &what) {
@@ -539,7 +520,7 @@ std::optional<SmallVector<Value>> viewDims(Operation *op, KernelEmitter &emitter
     return SmallVector<Value>{emitter.product(in, 0, axis), emitter.product(in, axis, rank)};
   }
   if (auto unsqueeze = dyn_cast<OnnxUnsqueezeOp>(op)) {
-    std::optional<SmallVector<int64_t>> axes = constantInts(unsqueeze.getAxes());
+    std::optional<SmallVector<int64_t>> axes = getConstantInts(unsqueeze.getAxes());
     if (!axes)
       return std::nullopt;
     int64_t outRank = rank + axes->size();
@@ -559,7 +540,7 @@ std::optional<SmallVector<Value>> viewDims(Operation *op, KernelEmitter &emitter
   if (auto squeeze = dyn_cast<OnnxSqueezeOp>(op)) {
     SmallVector<bool> removed(rank, false);
     if (Value axesValue = squeeze.getAxes()) {
-      std::optional<SmallVector<int64_t>> axes = constantInts(axesValue);
+      std::optional<SmallVector<int64_t>> axes = getConstantInts(axesValue);
       if (!axes)
         return std::nullopt;
       for (int64_t axis : *axes) {
@@ -584,7 +565,7 @@ std::optional<SmallVector<Value>> viewDims(Operation *op, KernelEmitter &emitter
     return dims;
   }
   if (auto reshape = dyn_cast<OnnxReshapeOp>(op)) {
-    std::optional<SmallVector<int64_t>> shape = constantInts(reshape.getShape());
+    std::optional<SmallVector<int64_t>> shape = getConstantInts(reshape.getShape());
     if (!shape)
       return std::nullopt;
     bool allowZero = static_cast<int64_t>(reshape.getAllowzero()) != 0;
@@ -873,13 +854,13 @@ LogicalResult lowerSlice(Operation *op, KernelEmitter &emitter) {
   Value input = slice.getData(), result = slice.getOutput();
   if (failed(checkRanked(op, {input, result})))
     return failure();
-  std::optional<SmallVector<int64_t>> starts = constantInts(slice.getStarts());
+  std::optional<SmallVector<int64_t>> starts = getConstantInts(slice.getStarts());
   if (!starts)
     return unsupported(op, "non-constant 'starts'");
   size_t count = starts->size();
   SmallVector<int64_t> axes, steps(count, 1);
   if (Value axesValue = slice.getAxes()) {
-    std::optional<SmallVector<int64_t>> constant = constantInts(axesValue);
+    std::optional<SmallVector<int64_t>> constant = getConstantInts(axesValue);
     if (!constant)
       return unsupported(op, "non-constant 'axes'");
     axes = *constant;
@@ -888,14 +869,14 @@ LogicalResult lowerSlice(Operation *op, KernelEmitter &emitter) {
       axes.push_back(i);
   }
   if (Value stepsValue = slice.getSteps()) {
-    std::optional<SmallVector<int64_t>> constant = constantInts(stepsValue);
+    std::optional<SmallVector<int64_t>> constant = getConstantInts(stepsValue);
     if (!constant)
       return unsupported(op, "non-constant 'steps'");
     steps = *constant;
   }
   // Constant ends give the sizes here; other ends (`seq` from a Shape) leave them to the shape
   // analysis.
-  std::optional<SmallVector<int64_t>> ends = constantInts(slice.getEnds());
+  std::optional<SmallVector<int64_t>> ends = getConstantInts(slice.getEnds());
   if (axes.size() != count || steps.size() != count || (ends && ends->size() != count))
     return op->emitError() << "GPU lowering of " << op->getName()
                            << ": starts, ends, axes and steps have different lengths";
@@ -982,7 +963,7 @@ LogicalResult lowerExpand(Operation *op, KernelEmitter &emitter) {
   // The result dims: the bidirectional broadcast of the input's and a constant 'shape' (a 1
   // keeps the other side's dim); the shape analysis for a computed 'shape'.
   std::optional<SmallVector<Value>> outDims;
-  if (std::optional<SmallVector<int64_t>> shape = constantInts(expand.getShape())) {
+  if (std::optional<SmallVector<int64_t>> shape = getConstantInts(expand.getShape())) {
     int64_t inRank = inDims->size(), shapeRank = shape->size();
     int64_t outRank = std::max(inRank, shapeRank);
     outDims.emplace();
@@ -1251,7 +1232,7 @@ LogicalResult lowerSplit(Operation *op, KernelEmitter &emitter) {
   Host host{emitter};
   SmallVector<Value> sizes;
   if (Value splitValue = split.getSplit()) {
-    if (std::optional<SmallVector<int64_t>> constant = constantInts(splitValue)) {
+    if (std::optional<SmallVector<int64_t>> constant = getConstantInts(splitValue)) {
       if (constant->size() != pieces)
         return op->emitError() << "GPU lowering of " << op->getName() << ": 'split' has "
                                << constant->size() << " sizes for " << pieces << " results";
@@ -1794,7 +1775,7 @@ LogicalResult lowerTrilu(Operation *op, KernelEmitter &emitter) {
   std::optional<int64_t> k = 0;
   Value kTensor;
   if (Value kValue = trilu.getK()) {
-    std::optional<SmallVector<int64_t>> constant = constantInts(kValue);
+    std::optional<SmallVector<int64_t>> constant = getConstantInts(kValue);
     if (constant && constant->size() == 1) {
       k = constant->front();
     } else if (constant) {
@@ -1872,7 +1853,7 @@ LogicalResult lowerCumSum(Operation *op, KernelEmitter &emitter) {
   Value input = cumSum.getX(), result = cumSum.getY();
   if (failed(checkRanked(op, {input, result})))
     return failure();
-  std::optional<SmallVector<int64_t>> axisValue = constantInts(cumSum.getAxis());
+  std::optional<SmallVector<int64_t>> axisValue = getConstantInts(cumSum.getAxis());
   if (!axisValue)
     return unsupported(op, "a non-constant 'axis'");
   if (axisValue->size() != 1)

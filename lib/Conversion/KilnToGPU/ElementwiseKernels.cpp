@@ -55,6 +55,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../../Dialect/Kiln/Transforms/ConstantValues.h"
 #include "kiln/Conversion/KilnToGPU/KernelBuilders.h"
 #include "kiln/Conversion/KilnToGPU/KernelEmitter.h"
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
@@ -604,15 +605,9 @@ bool dropoutIsIdentity(OnnxDropoutOp dropout, std::string &why) {
   if (!training)
     return true;
   auto constantScalar = [](Value value) -> std::optional<double> {
-    auto constant = value ? value.getDefiningOp<ConstantOp>() : ConstantOp();
-    if (!constant)
-      return std::nullopt;
-    llvm::Expected<exec::Tensor> tensor = exec::tensorFromElements(constant.getValue());
-    if (!tensor) {
-      llvm::consumeError(tensor.takeError());
-      return std::nullopt;
-    }
-    if (tensor->getNumElements() != 1)
+    std::optional<exec::Tensor> tensor =
+        value ? getConstantTensor(value) : std::optional<exec::Tensor>();
+    if (!tensor || tensor->getNumElements() != 1)
       return std::nullopt;
     return tensor->getDouble(0);
   };
@@ -935,11 +930,9 @@ std::optional<Immediate> immediateOf(Value value) {
   auto type = dyn_cast<RankedTensorType>(constant.getType());
   if (!type || !type.hasStaticShape() || type.getNumElements() != 1)
     return std::nullopt;
-  llvm::Expected<exec::Tensor> tensor = exec::tensorFromElements(constant.getValue());
-  if (!tensor) {
-    llvm::consumeError(tensor.takeError());
+  std::optional<exec::Tensor> tensor = getConstantTensor(value);
+  if (!tensor)
     return std::nullopt;
-  }
   Immediate immediate;
   immediate.model = type.getElementType();
   if (isFloatModel(immediate.model))

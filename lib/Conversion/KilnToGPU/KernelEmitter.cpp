@@ -13,7 +13,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/STLExtras.h"
 
-#include <cstdlib>
 
 using namespace mlir;
 
@@ -44,8 +43,6 @@ KernelEmitter::KernelEmitter(func::FuncOp function, gpu::GPUModuleOp kernels,
 /// computed from (positions, inverse frequencies, their product) stay f32 under fp16/bf16.
 void KernelEmitter::collectFloat32Values() {
   if (storagePrecision == Precision::FP32)
-    return;
-  if (const char *flag = std::getenv("KILN_F32_ROTARY_TABLES"); flag && StringRef(flag) == "0")
     return;
   SmallVector<Value> worklist;
   function.walk([&](Operation *op) {

@@ -19,6 +19,7 @@
 
 #include "RowKernels.h"
 
+#include "../../Dialect/Kiln/Transforms/ConstantValues.h"
 #include "kiln/Conversion/KilnToGPU/KernelBuilders.h"
 #include "kiln/Conversion/KilnToGPU/KernelEmitter.h"
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
@@ -253,22 +254,6 @@ Type accumulatorType(Type storage) {
   if (isa<FloatType>(storage))
     return computeType(storage);
   return IntegerType::get(storage.getContext(), 64);
-}
-
-/// The values of a constant integer operand (a kiln.constant), or nullopt.
-std::optional<SmallVector<int64_t>> constantInts(Value value) {
-  auto constant = value.getDefiningOp<ConstantOp>();
-  if (!constant)
-    return std::nullopt;
-  llvm::Expected<exec::Tensor> tensor = exec::tensorFromElements(constant.getValue());
-  if (!tensor) {
-    llvm::consumeError(tensor.takeError());
-    return std::nullopt;
-  }
-  SmallVector<int64_t> values;
-  for (int64_t i = 0, e = tensor->getNumElements(); i < e; ++i)
-    values.push_back(tensor->getInt(i));
-  return values;
 }
 
 /// ReduceMax's identity: -inf for floats, the minimum of the model's integer type.
@@ -601,7 +586,7 @@ LogicalResult lowerReduce(Operation *operation, KernelEmitter &emitter, ReduceKi
   bool identity = false;
   std::optional<SmallVector<int64_t>> axes;
   if (Value axesOperand = op.getAxes()) {
-    axes = constantInts(axesOperand);
+    axes = getConstantInts(axesOperand);
     if (!axes)
       return operation->emitError() << "GPU lowering of " << opName(operation)
                                     << ": the axes operand must be a constant";
@@ -827,7 +812,7 @@ LogicalResult lowerTopK(Operation *operation, KernelEmitter &emitter) {
       resolveAxis(operation, static_cast<int64_t>(op.getAxis()), xType->getRank());
   if (failed(axis))
     return failure();
-  std::optional<SmallVector<int64_t>> kValues = constantInts(op.getK());
+  std::optional<SmallVector<int64_t>> kValues = getConstantInts(op.getK());
   if (!kValues || kValues->size() != 1)
     return operation->emitError() << "GPU lowering of " << opName(operation)
                                   << ": K must be a constant with one element";

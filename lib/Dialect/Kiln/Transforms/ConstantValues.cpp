@@ -95,6 +95,8 @@ bool kiln::isSplatConstant(Value value, double expected, double relTol) {
 }
 
 std::optional<SmallVector<int64_t>> kiln::getConstantInts(Value value) {
+  if (!value)
+    return std::nullopt;
   auto type = dyn_cast<RankedTensorType>(value.getType());
   if (!type || type.getRank() > 1 || !isa<IntegerType>(type.getElementType()))
     return std::nullopt;

@@ -34,7 +34,8 @@ std::optional<double> getScalarConstant(mlir::Value value);
 /// (relative to |expected|, or absolute when expected is 0).
 bool isSplatConstant(mlir::Value value, double expected, double relTol = 1e-6);
 
-/// The integer elements of a constant 1-D or 0-D integer tensor (axes, shapes, perms).
+/// The integer elements of a constant 1-D or 0-D integer tensor (axes, shapes, perms);
+/// std::nullopt otherwise, also for a null value (an absent optional operand).
 std::optional<llvm::SmallVector<int64_t>> getConstantInts(mlir::Value value);
 
 /// A `dense` i64 vector constant (a shape, axes or split sizes operand).
