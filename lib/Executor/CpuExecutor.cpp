@@ -41,6 +41,42 @@ const Tensor *ExecutionContext::getOptional(Value value) const {
 
 void ExecutionContext::set(Value value, Tensor tensor) { values[value] = std::move(tensor); }
 
+/// Whether `user` is the last use of `value` in the order the interpreter runs ops: it uses
+/// the value once, and every other use is in (or nested in) an op of its block before it.
+static bool isLastUse(Value value, Operation *user) {
+  Block *block = user->getBlock();
+  unsigned usesByUser = 0;
+  for (OpOperand &use : value.getUses()) {
+    if (use.getOwner() == user) {
+      ++usesByUser;
+      continue;
+    }
+    Operation *ancestor = block ? block->findAncestorOpInBlock(*use.getOwner()) : nullptr;
+    if (!ancestor || ancestor == user || !ancestor->isBeforeInBlock(user))
+      return false;
+  }
+  return usesByUser == 1;
+}
+
+std::optional<Tensor> ExecutionContext::takeAtLastUse(Value value, Operation *user) {
+  auto it = values.find(value);
+  if (it == values.end() || !isLastUse(value, user))
+    return std::nullopt;
+  Tensor tensor = std::move(it->second);
+  values.erase(it);
+  return tensor;
+}
+
+Tensor ExecutionContext::takeForUpdate(Value value, Operation *user) {
+  // Checking the buffer first keeps the use walk off the common path of a shared value.
+  auto it = values.find(value);
+  assert(it != values.end() && "no tensor computed for this value");
+  if (it->second.hasExclusiveBuffer())
+    if (std::optional<Tensor> taken = takeAtLastUse(value, user))
+      return std::move(*taken);
+  return it->second.clone();
+}
+
 void KernelRegistry::add(StringRef opName, Kernel kernel) { kernels[opName] = std::move(kernel); }
 
 const Kernel *KernelRegistry::lookup(StringRef opName) const {
@@ -52,8 +88,32 @@ const Kernel *KernelRegistry::lookup(StringRef opName) const {
 // Checking tensors against declared types
 //===----------------------------------------------------------------------===//
 
+SmallVector<int64_t, 6> kiln::exec::getKVCacheShape(kiln::KVCacheType type, int64_t slots) {
+  return {slots,           type.getLayers(), 2, type.getKvHeads(),
+          type.getMaxSeq(), type.getHeadDim()};
+}
+
+Tensor kiln::exec::createKVCache(kiln::KVCacheType type, std::optional<int64_t> slots) {
+  std::optional<DType> dtype = getDTypeOf(type.getElementType());
+  assert(dtype && "kv_cache element types are float types");
+  return Tensor::zeros(*dtype, getKVCacheShape(type, slots.value_or(type.getMaxBatch())));
+}
+
+/// Whether `tensor` holds a `!kiln.kv_cache` of `type`: its element type and layout, with one
+/// to max_batch slots.
+static bool matchesCacheType(const Tensor &tensor, kiln::KVCacheType type) {
+  std::optional<DType> dtype = getDTypeOf(type.getElementType());
+  if (!dtype || *dtype != tensor.getDType() || tensor.getRank() != 6)
+    return false;
+  int64_t slots = tensor.getShape()[0];
+  return slots >= 1 && slots <= type.getMaxBatch() &&
+         tensor.getShape() == ArrayRef<int64_t>(getKVCacheShape(type, slots));
+}
+
 /// Whether `tensor` has the element type, rank and static dims of `type`.
 static bool matchesType(const Tensor &tensor, Type type) {
+  if (auto cache = dyn_cast<kiln::KVCacheType>(type))
+    return matchesCacheType(tensor, cache);
   auto tensorType = dyn_cast<TensorType>(type);
   if (!tensorType)
     return false;
@@ -91,13 +151,21 @@ static LogicalResult runIsolatedRegionOp(Operation *op, ExecutionContext &ctx) {
     return op->emitOpError() << "body has " << body.getNumArguments() << " arguments for "
                              << op->getNumOperands() << " operands";
   ExecutionContext bodyContext;
+  bodyContext.setConstantCache(ctx.getConstantCache());
   for (auto [argument, operand] : llvm::zip_equal(body.getArguments(), op->getOperands())) {
     const Tensor &tensor = ctx.get(operand);
     if (!matchesType(tensor, argument.getType()))
       return op->emitOpError() << "body argument #" << argument.getArgNumber() << " has type "
                                << formatType(argument.getType()) << " but receives "
                                << tensor.describe();
-    bodyContext.set(argument, tensor);
+  }
+  // An operand used for the last time here moves into the body, so that the body may update
+  // it in place (a KV cache threaded through the layers); others are shared.
+  for (auto [argument, operand] : llvm::zip_equal(body.getArguments(), op->getOperands())) {
+    if (std::optional<Tensor> taken = ctx.takeAtLastUse(operand, op))
+      bodyContext.set(argument, std::move(*taken));
+    else
+      bodyContext.set(argument, ctx.get(operand));
   }
   if (failed(runBlock(body, bodyContext)))
     return failure();
@@ -127,6 +195,7 @@ const KernelRegistry &kiln::exec::getDefaultKernelRegistry() {
     registerNormalizationKernels(kernels);
     registerAttentionKernels(kernels);
     registerTransformerKernels(kernels);
+    registerKVCacheKernels(kernels);
     registerStructureKernels(kernels);
     return kernels;
   }();
@@ -258,8 +327,11 @@ static std::string describeValue(StringRef kind, unsigned index, StringAttr name
   return text;
 }
 
-FailureOr<SmallVector<Tensor>> kiln::exec::runFunction(func::FuncOp function,
-                                                       ArrayRef<Tensor> inputs) {
+/// runFunction's body; `inputs` are moved from when `takeInputs`.
+static FailureOr<SmallVector<Tensor>> runFunctionImpl(func::FuncOp function,
+                                                      MutableArrayRef<Tensor> inputs,
+                                                      bool takeInputs,
+                                                      ConstantCache *constants) {
   if (function.isExternal())
     return function.emitError() << "cannot run a function without a body";
   if (!function.getBody().hasOneBlock())
@@ -271,8 +343,9 @@ FailureOr<SmallVector<Tensor>> kiln::exec::runFunction(func::FuncOp function,
 
   DimBindings dims;
   ExecutionContext ctx;
+  ctx.setConstantCache(constants);
   for (auto [index, argument] : llvm::enumerate(entry.getArguments())) {
-    const Tensor &input = inputs[index];
+    Tensor &input = inputs[index];
     std::string what =
         describeValue("input", index, function.getArgAttrOfType<StringAttr>(index, "kiln.name"));
     if (input.isNull())
@@ -283,7 +356,7 @@ FailureOr<SmallVector<Tensor>> kiln::exec::runFunction(func::FuncOp function,
     if (failed(dims.bind(function, function.getArgAttrOfType<ArrayAttr>(index, "kiln.dim_params"),
                          input, what)))
       return failure();
-    ctx.set(argument, input);
+    ctx.set(argument, takeInputs ? std::move(inputs[index]) : input);
   }
 
   if (failed(runBlock(entry, ctx)))
@@ -309,4 +382,18 @@ FailureOr<SmallVector<Tensor>> kiln::exec::runFunction(func::FuncOp function,
     results.push_back(result);
   }
   return results;
+}
+
+FailureOr<SmallVector<Tensor>> kiln::exec::runFunction(func::FuncOp function,
+                                                       ArrayRef<Tensor> inputs,
+                                                       ConstantCache *constants) {
+  // Copies share the buffers: the callers' tensors are never written.
+  SmallVector<Tensor> shared(inputs.begin(), inputs.end());
+  return runFunctionImpl(function, shared, /*takeInputs=*/false, constants);
+}
+
+FailureOr<SmallVector<Tensor>> kiln::exec::runFunctionTakingInputs(func::FuncOp function,
+                                                                   SmallVector<Tensor> inputs,
+                                                                   ConstantCache *constants) {
+  return runFunctionImpl(function, inputs, /*takeInputs=*/true, constants);
 }

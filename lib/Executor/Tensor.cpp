@@ -634,6 +634,25 @@ Tensor Tensor::reshaped(llvm::ArrayRef<int64_t> newShape) const {
   return result;
 }
 
+Tensor Tensor::clone() const {
+  Tensor result = *this;
+  if (floatData)
+    result.floatData = std::make_shared<std::vector<float>>(*floatData);
+  if (doubleData)
+    result.doubleData = std::make_shared<std::vector<double>>(*doubleData);
+  if (intData)
+    result.intData = std::make_shared<std::vector<int64_t>>(*intData);
+  return result;
+}
+
+bool Tensor::hasExclusiveBuffer() const {
+  if (floatData)
+    return floatData.use_count() == 1;
+  if (doubleData)
+    return doubleData.use_count() == 1;
+  return intData && intData.use_count() == 1;
+}
+
 Tensor Tensor::castTo(DType target) const {
   Tensor result = zeros(target, shape);
   Storage from = getStorage(dtype), to = getStorage(target);

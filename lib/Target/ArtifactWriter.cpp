@@ -60,13 +60,15 @@ static std::optional<kilnrt::DType> getDType(Type type) {
 }
 
 namespace {
-/// Builds the artifact's tables while walking the plan.
+/// Builds the artifact's tables while walking the plans of its entries. Weights and kernels are
+/// shared by the entries; every entry has its own arena buffers (entries never run at once).
 class ArtifactBuilder {
 public:
-  ArtifactBuilder(func::FuncOp function, const PlanSymbols &symbols, kilnrt::Artifact &artifact)
-      : function(function), symbols(symbols), artifact(artifact) {}
+  explicit ArtifactBuilder(kilnrt::Artifact &artifact) : artifact(artifact) {}
 
-  /// The buffer of host tensor `value` (through views and casts).
+  void setSymbols(const PlanSymbols &entrySymbols) { symbols = &entrySymbols; }
+
+  /// The buffer of host tensor `value` (through views, casts and in-place results).
   FailureOr<uint32_t> bufferOf(Value value) {
     Value root = getBufferRoot(value);
     auto it = buffers.find(root);
@@ -83,8 +85,35 @@ public:
                                 static_cast<uint64_t>(bytes)});
   }
 
+  /// The KV cache argument `root` of layout `cache`: one Cache buffer shared by the entries.
+  LogicalResult addCache(Value root, KVCacheType cache) {
+    std::optional<kilnrt::DType> dtype = getDType(cache.getElementType());
+    if (!dtype)
+      return emitError(root.getLoc()) << "KV cache element type " << cache.getElementType()
+                                      << " has no runtime dtype";
+    kilnrt::KVCacheLayout layout;
+    layout.layers = cache.getLayers();
+    layout.maxBatch = cache.getMaxBatch();
+    layout.kvHeads = cache.getKvHeads();
+    layout.maxSeq = cache.getMaxSeq();
+    layout.headDim = cache.getHeadDim();
+    layout.dtype = *dtype;
+    if (!cacheBuffer) {
+      cacheLayout = layout;
+      cacheBuffer = artifact.buffers.size();
+      artifact.buffers.push_back({kilnrt::Buffer::Kind::Cache, 0,
+                                  layout.maxBatch * layout.bytesPerSlot()});
+    } else if (cacheLayout.layers != layout.layers || cacheLayout.maxBatch != layout.maxBatch ||
+               cacheLayout.kvHeads != layout.kvHeads || cacheLayout.maxSeq != layout.maxSeq ||
+               cacheLayout.headDim != layout.headDim || cacheLayout.dtype != layout.dtype) {
+      return emitError(root.getLoc()) << "the entries use KV caches of different layouts";
+    }
+    buffers[root] = *cacheBuffer;
+    return success();
+  }
+
   FailureOr<uint32_t> addWeights(ConstantOp constant) {
-    // Identical constants (the same attribute) share one copy.
+    // Identical constants (the same attribute) share one copy, across entries too.
     auto known = weightsByAttr.find(constant.getValue());
     if (known != weightsByAttr.end()) {
       buffers[constant.getResult()] = known->second;
@@ -112,7 +141,7 @@ public:
     if (!dtype)
       return emitError(value.getLoc()) << "element type " << type.getElementType()
                                        << " has no runtime dtype";
-    FailureOr<std::vector<Expr>> dims = buildTensorDims(value, symbols);
+    FailureOr<std::vector<Expr>> dims = buildTensorDims(value, *symbols);
     FailureOr<uint32_t> buffer = bufferOf(value);
     if (failed(dims) || failed(buffer))
       return failure();
@@ -126,13 +155,17 @@ public:
     return it->second;
   }
 
+  std::optional<uint32_t> getCacheBuffer() const { return cacheBuffer; }
+  const kilnrt::KVCacheLayout &getCacheLayout() const { return cacheLayout; }
+
 private:
-  func::FuncOp function;
-  const PlanSymbols &symbols;
+  const PlanSymbols *symbols = nullptr;
   kilnrt::Artifact &artifact;
   llvm::DenseMap<Value, uint32_t> buffers;
   llvm::DenseMap<Attribute, uint32_t> weightsByAttr;
   llvm::StringMap<uint32_t> kernelIndices;
+  std::optional<uint32_t> cacheBuffer;
+  kilnrt::KVCacheLayout cacheLayout;
 };
 } // namespace
 
@@ -149,48 +182,49 @@ static std::string getLaunchName(LaunchOp launch) {
   return name;
 }
 
-FailureOr<kilnrt::Artifact> buildArtifact(ModuleOp module, std::string ptx,
-                                          std::vector<uint8_t> cubin, StringRef producer) {
-  func::FuncOp function;
-  for (auto candidate : module.getOps<func::FuncOp>())
-    if (candidate->hasAttr("kiln.arena_size"))
-      function = candidate;
-  if (!function)
-    return module.emitError() << "no launch plan with a memory plan (run kiln-lower-to-gpu "
-                                 "and kiln-plan-memory)";
+/// One entry of the artifact from the planned function `function`.
+static FailureOr<kilnrt::Entry> buildEntry(func::FuncOp function, ArtifactBuilder &builder) {
   FailureOr<PlanSymbols> symbols = collectPlanSymbols(function);
   if (failed(symbols))
     return failure();
+  builder.setSymbols(*symbols);
 
-  kilnrt::Artifact artifact;
-  if (auto target = function->getAttrOfType<StringAttr>("kiln.target"))
-    artifact.target = target.str();
-  if (auto precision = function->getAttrOfType<StringAttr>("kiln.precision"))
-    artifact.precision = precision.str();
-  artifact.producer = producer.str();
-  artifact.ptx = std::move(ptx);
-  artifact.cubin = std::move(cubin);
-  artifact.arenaBytes = function->getAttrOfType<IntegerAttr>("kiln.arena_size").getInt();
+  kilnrt::Entry entry;
+  entry.name = function.getSymName().str();
+  // A prefill gets a new token count on almost every call: capturing a graph each time
+  // would cost more than it saves.
+  auto kind = function->getAttrOfType<StringAttr>("kiln.entry");
+  entry.cudaGraphs = !(kind && kind.getValue() == "prefill");
   for (const PlanSymbol &symbol : symbols->symbols)
-    artifact.symbols.push_back({symbol.name, symbol.argument, symbol.dim, symbol.maxValue});
+    entry.symbols.push_back({symbol.name, symbol.argument, symbol.dim, symbol.maxValue});
 
-  ArtifactBuilder builder(function, *symbols, artifact);
   for (BlockArgument argument : function.getArguments()) {
-    auto offset = function.getArgAttrOfType<IntegerAttr>(argument.getArgNumber(),
-                                                         "kiln.arena_offset");
-    auto bytes = function.getArgAttrOfType<IntegerAttr>(argument.getArgNumber(),
-                                                        "kiln.arena_bytes");
+    unsigned index = argument.getArgNumber();
+    if (auto cache = function.getArgAttrOfType<TypeAttr>(index, "kiln.kv_cache")) {
+      if (failed(builder.addCache(argument, cast<KVCacheType>(cache.getValue()))))
+        return failure();
+      continue;
+    }
+    auto offset = function.getArgAttrOfType<IntegerAttr>(index, "kiln.arena_offset");
+    auto bytes = function.getArgAttrOfType<IntegerAttr>(index, "kiln.arena_bytes");
     if (!offset || !bytes)
-      return function.emitError() << "argument " << argument.getArgNumber()
+      return function.emitError() << "argument " << index << " of @" << function.getSymName()
                                   << " has no arena offset (run kiln-plan-memory)";
     builder.addArena(argument, offset.getInt(), bytes.getInt());
-    auto name = function.getArgAttrOfType<StringAttr>(argument.getArgNumber(), "kiln.name");
-    FailureOr<kilnrt::TensorBinding> input = builder.binding(
-        argument, name ? name.str() : "input" + std::to_string(argument.getArgNumber()));
+    auto name = function.getArgAttrOfType<StringAttr>(index, "kiln.name");
+    FailureOr<kilnrt::TensorBinding> input =
+        builder.binding(argument, name ? name.str() : "input" + std::to_string(index));
     if (failed(input))
       return failure();
-    artifact.inputs.push_back(std::move(*input));
+    entry.inputs.push_back(std::move(*input));
   }
+  // Symbols name inputs by position among the bound inputs: a cache argument before an input
+  // would shift them. kiln-lower-to-gpu puts caches after the tensors.
+  for (const kilnrt::Symbol &symbol : entry.symbols)
+    if (symbol.input >= entry.inputs.size())
+      return function.emitError() << "internal error: symbol '" << symbol.name
+                                  << "' names argument " << symbol.input
+                                  << ", which is no bound input";
 
   for (Operation &op : function.getBody().front()) {
     auto launch = dyn_cast<LaunchOp>(op);
@@ -201,20 +235,21 @@ FailureOr<kilnrt::Artifact> buildArtifact(ModuleOp module, std::string ptx,
     if (!offsets || !sizes || offsets.size() != static_cast<int64_t>(launch.getNumResults()))
       return launch.emitError() << "launch has no arena offsets (run kiln-plan-memory)";
     for (auto [i, result] : llvm::enumerate(launch.getResults()))
-      builder.addArena(result, offsets[i], sizes[i]);
+      if (!launch.getTiedInput(i))
+        builder.addArena(result, offsets[i], sizes[i]);
 
-    kilnrt::Launch entry;
-    entry.name = getLaunchName(launch);
-    entry.kernel = builder.kernelIndex(launch.getKernel().getLeafReference());
+    kilnrt::Launch step;
+    step.name = getLaunchName(launch);
+    step.kernel = builder.kernelIndex(launch.getKernel().getLeafReference());
     Value grid[3] = {launch.getGridX(), launch.getGridY(), launch.getGridZ()};
     for (int i = 0; i < 3; ++i) {
       FailureOr<Expr> size = buildHostExpr(grid[i], *symbols, launch);
       if (failed(size))
         return failure();
-      entry.grid[i] = *size;
-      entry.block[i] = launch.getBlock()[i];
+      step.grid[i] = *size;
+      step.block[i] = launch.getBlock()[i];
     }
-    entry.sharedBytes = launch.getSharedMemory();
+    step.sharedBytes = launch.getSharedMemory();
     auto addBuffer = [&](Value value) -> LogicalResult {
       FailureOr<uint32_t> buffer = builder.bufferOf(value);
       if (failed(buffer))
@@ -229,7 +264,7 @@ FailureOr<kilnrt::Artifact> buildArtifact(ModuleOp module, std::string ptx,
       if (!dtype)
         return launch.emitError() << "element type " << element << " has no runtime dtype";
       arg.dtype = *dtype;
-      entry.args.push_back(std::move(arg));
+      step.args.push_back(std::move(arg));
       return success();
     };
     for (Value input : launch.getInputs())
@@ -245,9 +280,9 @@ FailureOr<kilnrt::Artifact> buildArtifact(ModuleOp module, std::string ptx,
       kilnrt::KernelArg arg;
       arg.kind = kilnrt::KernelArg::Kind::Scalar;
       arg.scalar = *value;
-      entry.args.push_back(std::move(arg));
+      step.args.push_back(std::move(arg));
     }
-    artifact.launches.push_back(std::move(entry));
+    entry.launches.push_back(std::move(step));
   }
 
   Operation *terminator = function.getBody().front().getTerminator();
@@ -257,7 +292,65 @@ FailureOr<kilnrt::Artifact> buildArtifact(ModuleOp module, std::string ptx,
         builder.binding(value, name ? name.str() : "output" + std::to_string(i));
     if (failed(output))
       return failure();
-    artifact.outputs.push_back(std::move(*output));
+    entry.outputs.push_back(std::move(*output));
+  }
+  return entry;
+}
+
+FailureOr<kilnrt::Artifact> buildArtifact(ModuleOp module, std::string ptx,
+                                          std::vector<uint8_t> cubin, StringRef producer) {
+  SmallVector<func::FuncOp> functions;
+  for (auto candidate : module.getOps<func::FuncOp>())
+    if (candidate->hasAttr("kiln.arena_size"))
+      functions.push_back(candidate);
+  if (functions.empty())
+    return module.emitError() << "no launch plan with a memory plan (run kiln-lower-to-gpu "
+                                 "and kiln-plan-memory)";
+  // `main` is the default entry.
+  std::stable_partition(functions.begin(), functions.end(),
+                        [](func::FuncOp function) { return function.getSymName() == "main"; });
+
+  kilnrt::Artifact artifact;
+  func::FuncOp first = functions.front();
+  if (auto target = first->getAttrOfType<StringAttr>("kiln.target"))
+    artifact.target = target.str();
+  if (auto precision = first->getAttrOfType<StringAttr>("kiln.precision"))
+    artifact.precision = precision.str();
+  artifact.producer = producer.str();
+  artifact.ptx = std::move(ptx);
+  artifact.cubin = std::move(cubin);
+
+  ArtifactBuilder builder(artifact);
+  std::optional<uint32_t> prefill, decode;
+  for (func::FuncOp function : functions) {
+    artifact.arenaBytes =
+        std::max<uint64_t>(artifact.arenaBytes,
+                           function->getAttrOfType<IntegerAttr>("kiln.arena_size").getInt());
+    FailureOr<kilnrt::Entry> entry = buildEntry(function, builder);
+    if (failed(entry))
+      return failure();
+    if (auto kind = function->getAttrOfType<StringAttr>("kiln.entry"))
+      (kind.getValue() == "prefill" ? prefill : decode) = artifact.entries.size();
+    artifact.entries.push_back(std::move(*entry));
+  }
+
+  if (prefill || decode) {
+    if (!prefill || !decode || !builder.getCacheBuffer())
+      return module.emitError() << "a generation artifact needs a prefill and a decode entry "
+                                   "sharing a KV cache (run kiln-kv-cache)";
+    kilnrt::Generation generation;
+    generation.cache = builder.getCacheLayout();
+    generation.cacheBuffer = *builder.getCacheBuffer();
+    generation.prefillEntry = *prefill;
+    generation.decodeEntry = *decode;
+    const kilnrt::Entry &decodeEntry = artifact.entries[*decode];
+    int64_t vocab = 0;
+    if (decodeEntry.outputs.empty() || decodeEntry.outputs[0].dims.size() != 3 ||
+        !decodeEntry.outputs[0].dims[2].isConstant(&vocab))
+      return module.emitError() << "the decode entry's first result is not logits [1, tokens, "
+                                   "vocab] with a static vocab";
+    generation.vocabSize = vocab;
+    artifact.generation = generation;
   }
 
   std::string error;

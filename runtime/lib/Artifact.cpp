@@ -4,6 +4,8 @@
 //
 //   header (64 bytes) | section table (32 bytes per section) | meta | ptx | cubin | weights
 //
+// The meta section (format v2) holds the entries (each its symbols, bindings and launches) and
+// the optional generation section after the shared kernels and buffers.
 // Every section carries an XXH64 checksum; the header carries one over itself and the table.
 // Gaps between sections are zero (checked), so every single-bit corruption is detected. The
 // reader never trusts a count, offset or index before checking it against the bytes it has.
@@ -396,112 +398,110 @@ uint64_t artifactChecksum(const uint8_t *p, size_t len) {
 
 //===-- validation -------------------------------------------------------------------------===//
 
-static std::string bindingLabel(const char *what, size_t index, const TensorBinding &b) {
-  return std::string(what) + " " + std::to_string(index) + " ('" + b.name + "')";
+uint64_t KVCacheLayout::bytesPerSlot() const {
+  uint64_t bytes = dtypeSize(dtype);
+  for (uint64_t factor : {uint64_t(layers), uint64_t(2), uint64_t(kvHeads), uint64_t(maxSeq),
+                          uint64_t(headDim)})
+    if (__builtin_mul_overflow(bytes, factor, &bytes))
+      return 0;
+  return bytes;
 }
 
-bool validateArtifact(const Artifact &a, std::string &error) {
-  const size_t numSymbols = a.symbols.size();
-  if (!a.kernels.empty() && a.ptx.empty() && a.cubin.empty()) {
-    error = "the artifact has kernels but neither PTX nor a cubin";
-    return false;
+static const char *bufferKindName(Buffer::Kind kind) {
+  switch (kind) {
+  case Buffer::Kind::Arena: return "arena";
+  case Buffer::Kind::Weights: return "weights";
+  case Buffer::Kind::Cache: return "cache";
   }
-  for (size_t i = 0; i < a.kernels.size(); ++i) {
-    if (a.kernels[i].empty()) {
-      error = "kernel " + std::to_string(i) + " has an empty name";
-      return false;
-    }
-  }
-  for (size_t i = 0; i < a.buffers.size(); ++i) {
-    const Buffer &b = a.buffers[i];
-    uint64_t limit;
-    const char *where;
-    if (b.kind == Buffer::Kind::Arena) {
-      limit = a.arenaBytes;
-      where = "arena";
-    } else if (b.kind == Buffer::Kind::Weights) {
-      limit = a.weights.size();
-      where = "weights";
-    } else {
-      error = "buffer " + std::to_string(i) + " has unknown kind " +
-              std::to_string(static_cast<int>(b.kind));
-      return false;
-    }
-    if (b.offset > limit || b.capacityBytes > limit - b.offset) {
-      error = "buffer " + std::to_string(i) + " (offset " + std::to_string(b.offset) +
-              ", " + std::to_string(b.capacityBytes) + " bytes) does not fit in the " + where +
-              " (" + std::to_string(limit) + " bytes)";
-      return false;
-    }
-  }
+  return "unknown";
+}
+
+static std::string bindingLabel(const std::string &prefix, const char *what, size_t index,
+                                const TensorBinding &b) {
+  return prefix + what + " " + std::to_string(index) + " ('" + b.name + "')";
+}
+
+/// Checks one entry against the artifact's kernels and buffers. `prefix` names the entry in
+/// messages ("entry 1 ('prefill'): ") when the artifact has several.
+static bool validateEntry(const Artifact &a, const Entry &e, const std::string &prefix,
+                          std::string &error) {
+  const size_t numSymbols = e.symbols.size();
   auto checkBindings = [&](const std::vector<TensorBinding> &list, const char *what,
                            bool isInput) {
     std::unordered_map<std::string, size_t> seen;
     for (size_t i = 0; i < list.size(); ++i) {
       const TensorBinding &t = list[i];
       if (t.name.empty()) {
-        error = std::string(what) + " " + std::to_string(i) + " has an empty name";
+        error = prefix + what + " " + std::to_string(i) + " has an empty name";
         return false;
       }
       auto [it, inserted] = seen.emplace(t.name, i);
       if (!inserted) {
-        error = std::string(what) + "s " + std::to_string(it->second) + " and " +
+        error = prefix + what + "s " + std::to_string(it->second) + " and " +
                 std::to_string(i) + " are both named '" + t.name + "'";
         return false;
       }
       if (!isValidDType(static_cast<uint8_t>(t.dtype))) {
-        error = bindingLabel(what, i, t) + " has unknown dtype " +
+        error = bindingLabel(prefix, what, i, t) + " has unknown dtype " +
                 std::to_string(static_cast<int>(t.dtype));
         return false;
       }
       if (t.buffer >= a.buffers.size()) {
-        error = bindingLabel(what, i, t) + " uses buffer " + std::to_string(t.buffer) +
+        error = bindingLabel(prefix, what, i, t) + " uses buffer " + std::to_string(t.buffer) +
                 ", but there are " + std::to_string(a.buffers.size()) + " buffers";
         return false;
       }
-      if (isInput && a.buffers[t.buffer].kind != Buffer::Kind::Arena) {
-        error = bindingLabel(what, i, t) + " is bound to buffer " + std::to_string(t.buffer) +
-                ", which is not in the arena";
+      Buffer::Kind kind = a.buffers[t.buffer].kind;
+      if (isInput && kind != Buffer::Kind::Arena) {
+        error = bindingLabel(prefix, what, i, t) + " is bound to buffer " +
+                std::to_string(t.buffer) + ", which is not in the arena";
+        return false;
+      }
+      if (kind == Buffer::Kind::Cache) {
+        // The cache stays on the device; only the generator manages it.
+        error = bindingLabel(prefix, what, i, t) + " is bound to buffer " +
+                std::to_string(t.buffer) + ", the KV cache";
         return false;
       }
       for (size_t d = 0; d < t.dims.size(); ++d) {
         std::string exprError;
         if (!t.dims[d].validate(numSymbols, exprError)) {
-          error = bindingLabel(what, i, t) + " dim " + std::to_string(d) + ": " + exprError;
+          error = bindingLabel(prefix, what, i, t) + " dim " + std::to_string(d) + ": " +
+                  exprError;
           return false;
         }
         int64_t value;
         if (t.dims[d].isConstant(&value) && value < 0) {
-          error = bindingLabel(what, i, t) + " dim " + std::to_string(d) + " is negative (" +
-                  std::to_string(value) + ")";
+          error = bindingLabel(prefix, what, i, t) + " dim " + std::to_string(d) +
+                  " is negative (" + std::to_string(value) + ")";
           return false;
         }
       }
     }
     return true;
   };
-  if (!checkBindings(a.inputs, "input", true) || !checkBindings(a.outputs, "output", false))
+  if (!checkBindings(e.inputs, "input", true) || !checkBindings(e.outputs, "output", false))
     return false;
   std::unordered_map<std::string, size_t> symbolNames;
   for (size_t i = 0; i < numSymbols; ++i) {
-    const Symbol &s = a.symbols[i];
-    std::string label = "symbol " + std::to_string(i) + " ('" + s.name + "')";
+    const Symbol &s = e.symbols[i];
+    std::string label = prefix + "symbol " + std::to_string(i) + " ('" + s.name + "')";
     if (s.name.empty()) {
-      error = "symbol " + std::to_string(i) + " has an empty name";
+      error = prefix + "symbol " + std::to_string(i) + " has an empty name";
       return false;
     }
     auto [it, inserted] = symbolNames.emplace(s.name, i);
     if (!inserted) {
-      error = "symbols " + std::to_string(it->second) + " and " + std::to_string(i) +
+      error = prefix + "symbols " + std::to_string(it->second) + " and " + std::to_string(i) +
               " are both named '" + s.name + "'";
       return false;
     }
-    if (s.input >= a.inputs.size()) {
+    if (s.input >= e.inputs.size()) {
       error = label + " refers to input " + std::to_string(s.input) + ", but there are " +
-              std::to_string(a.inputs.size()) + " inputs";
+              std::to_string(e.inputs.size()) + " inputs";
       return false;
     }
-    const TensorBinding &in = a.inputs[s.input];
+    const TensorBinding &in = e.inputs[s.input];
     if (s.dim >= in.dims.size()) {
       error = label + " refers to dim " + std::to_string(s.dim) + " of input '" + in.name +
               "', which has " + std::to_string(in.dims.size()) + " dims";
@@ -518,9 +518,9 @@ bool validateArtifact(const Artifact &a, std::string &error) {
       return false;
     }
   }
-  for (size_t i = 0; i < a.launches.size(); ++i) {
-    const Launch &l = a.launches[i];
-    std::string label = "launch " + std::to_string(i) + " ('" + l.name + "')";
+  for (size_t i = 0; i < e.launches.size(); ++i) {
+    const Launch &l = e.launches[i];
+    std::string label = prefix + "launch " + std::to_string(i) + " ('" + l.name + "')";
     if (l.kernel >= a.kernels.size()) {
       error = label + " uses kernel " + std::to_string(l.kernel) + ", but there are " +
               std::to_string(a.kernels.size()) + " kernels";
@@ -569,6 +569,196 @@ bool validateArtifact(const Artifact &a, std::string &error) {
     }
   }
   return true;
+}
+
+/// The signature a prefill or decode entry must have (see Generation).
+static bool validateGenerationEntry(const Artifact &a, uint32_t index, const char *role,
+                                    std::string &error) {
+  const Entry &e = a.entries[index];
+  const int64_t vocab = a.generation->vocabSize;
+  std::string label = std::string("the ") + role + " entry (entry " + std::to_string(index) +
+                      ", '" + e.name + "')";
+  const char *expected = "token ids int64 [1, T], 'kiln.positions' int64 [T], 'kiln.slots' "
+                         "int64 [T]";
+  if (e.inputs.size() != 3) {
+    error = label + " has " + std::to_string(e.inputs.size()) + " inputs; it must take 3 (" +
+            expected + ")";
+    return false;
+  }
+  uint32_t symbol;
+  auto isT = [&](const Expr &dim) { return dim.isSymbol(&symbol) && symbol == 0; };
+  int64_t one;
+  for (size_t i = 0; i < 3; ++i) {
+    const TensorBinding &t = e.inputs[i];
+    bool ok = t.dtype == DType::I64 &&
+              (i == 0 ? t.dims.size() == 2 && t.dims[0].isConstant(&one) && one == 1 &&
+                            isT(t.dims[1])
+                      : t.dims.size() == 1 && isT(t.dims[0])) &&
+              (i == 0 || t.name == (i == 1 ? "kiln.positions" : "kiln.slots"));
+    if (!ok) {
+      std::vector<std::string> names;
+      for (const Symbol &s : e.symbols)
+        names.push_back(s.name);
+      std::string dims;
+      for (const Expr &d : t.dims)
+        dims += (dims.empty() ? "" : ", ") + d.toString(names);
+      error = label + " input " + std::to_string(i) + " is '" + t.name + "' " + dtypeName(t.dtype) +
+              " [" + dims + "]; the inputs must be " + expected + " with T symbol 0";
+      return false;
+    }
+  }
+  if (e.outputs.size() != 1) {
+    error = label + " has " + std::to_string(e.outputs.size()) +
+            " outputs; it must return only the logits (float32 [1, T, vocab])";
+    return false;
+  }
+  const TensorBinding &logits = e.outputs[0];
+  int64_t last = -1;
+  if (logits.dtype != DType::F32 || logits.dims.size() != 3 ||
+      !logits.dims[0].isConstant(&one) || one != 1 || !isT(logits.dims[1]) ||
+      !logits.dims[2].isConstant(&last) || last != vocab) {
+    std::vector<std::string> names;
+    for (const Symbol &s : e.symbols)
+      names.push_back(s.name);
+    std::string dims;
+    for (const Expr &d : logits.dims)
+      dims += (dims.empty() ? "" : ", ") + d.toString(names);
+    error = label + " output '" + logits.name + "' is " + dtypeName(logits.dtype) + " [" + dims +
+            "]; the logits must be float32 [1, T, " + std::to_string(vocab) + "]";
+    return false;
+  }
+  return true;
+}
+
+static bool validateGeneration(const Artifact &a, std::string &error) {
+  const Generation &g = *a.generation;
+  const KVCacheLayout &c = g.cache;
+  const std::string label = "the generation section";
+  for (auto [name, value] : {std::pair<const char *, uint32_t>{"layers", c.layers},
+                             {"max_batch", c.maxBatch},
+                             {"kv_heads", c.kvHeads},
+                             {"max_seq", c.maxSeq},
+                             {"head_dim", c.headDim}}) {
+    if (value == 0) {
+      error = label + " has a KV cache with " + name + " = 0";
+      return false;
+    }
+  }
+  if (c.dtype != DType::F32 && c.dtype != DType::F16 && c.dtype != DType::BF16) {
+    error = label + " has a KV cache of " + dtypeName(c.dtype) +
+            " (must be float32, float16 or bfloat16)";
+    return false;
+  }
+  uint64_t perSlot = c.bytesPerSlot(), total = 0;
+  if (perSlot == 0 || __builtin_mul_overflow(perSlot, uint64_t(c.maxBatch), &total)) {
+    error = label + " has a KV cache too large to address";
+    return false;
+  }
+  if (g.cacheBuffer >= a.buffers.size()) {
+    error = label + " names cache buffer " + std::to_string(g.cacheBuffer) + ", but there are " +
+            std::to_string(a.buffers.size()) + " buffers";
+    return false;
+  }
+  const Buffer &b = a.buffers[g.cacheBuffer];
+  if (b.kind != Buffer::Kind::Cache) {
+    error = label + " names cache buffer " + std::to_string(g.cacheBuffer) +
+            ", which is a buffer of the " + bufferKindName(b.kind);
+    return false;
+  }
+  if (b.offset != 0 || b.capacityBytes != total) {
+    error = "cache buffer " + std::to_string(g.cacheBuffer) + " (offset " +
+            std::to_string(b.offset) + ", " + std::to_string(b.capacityBytes) +
+            " bytes) must have offset 0 and " + std::to_string(total) + " bytes (" +
+            std::to_string(c.maxBatch) + " slots of " + std::to_string(perSlot) + " bytes)";
+    return false;
+  }
+  if (g.vocabSize < 1) {
+    error = label + " has vocabulary size " + std::to_string(g.vocabSize) + " (must be >= 1)";
+    return false;
+  }
+  for (auto [role, index] : {std::pair<const char *, uint32_t>{"prefill", g.prefillEntry},
+                             {"decode", g.decodeEntry}}) {
+    if (index >= a.entries.size()) {
+      error = label + " names " + role + " entry " + std::to_string(index) + ", but there are " +
+              std::to_string(a.entries.size()) + " entries";
+      return false;
+    }
+  }
+  if (g.prefillEntry == g.decodeEntry) {
+    error = label + " names entry " + std::to_string(g.prefillEntry) +
+            " both for prefill and for decode";
+    return false;
+  }
+  return validateGenerationEntry(a, g.prefillEntry, "prefill", error) &&
+         validateGenerationEntry(a, g.decodeEntry, "decode", error);
+}
+
+bool validateArtifact(const Artifact &a, std::string &error) {
+  if (!a.kernels.empty() && a.ptx.empty() && a.cubin.empty()) {
+    error = "the artifact has kernels but neither PTX nor a cubin";
+    return false;
+  }
+  for (size_t i = 0; i < a.kernels.size(); ++i) {
+    if (a.kernels[i].empty()) {
+      error = "kernel " + std::to_string(i) + " has an empty name";
+      return false;
+    }
+  }
+  for (size_t i = 0; i < a.buffers.size(); ++i) {
+    const Buffer &b = a.buffers[i];
+    uint64_t limit;
+    if (b.kind == Buffer::Kind::Arena) {
+      limit = a.arenaBytes;
+    } else if (b.kind == Buffer::Kind::Weights) {
+      limit = a.weights.size();
+    } else if (b.kind == Buffer::Kind::Cache) {
+      // Its size is checked against the layout with the generation section.
+      if (!a.generation) {
+        error = "buffer " + std::to_string(i) +
+                " is a KV cache buffer, but the artifact has no generation section";
+        return false;
+      }
+      if (a.generation->cacheBuffer != i) {
+        error = "buffer " + std::to_string(i) + " is a KV cache buffer, but the cache is buffer " +
+                std::to_string(a.generation->cacheBuffer);
+        return false;
+      }
+      continue;
+    } else {
+      error = "buffer " + std::to_string(i) + " has unknown kind " +
+              std::to_string(static_cast<int>(b.kind));
+      return false;
+    }
+    if (b.offset > limit || b.capacityBytes > limit - b.offset) {
+      error = "buffer " + std::to_string(i) + " (offset " + std::to_string(b.offset) + ", " +
+              std::to_string(b.capacityBytes) + " bytes) does not fit in the " +
+              bufferKindName(b.kind) + " (" + std::to_string(limit) + " bytes)";
+      return false;
+    }
+  }
+  if (a.entries.empty()) {
+    error = "the artifact has no entries";
+    return false;
+  }
+  std::unordered_map<std::string, size_t> entryNames;
+  for (size_t i = 0; i < a.entries.size(); ++i) {
+    const Entry &e = a.entries[i];
+    if (e.name.empty()) {
+      error = "entry " + std::to_string(i) + " has an empty name";
+      return false;
+    }
+    auto [it, inserted] = entryNames.emplace(e.name, i);
+    if (!inserted) {
+      error = "entries " + std::to_string(it->second) + " and " + std::to_string(i) +
+              " are both named '" + e.name + "'";
+      return false;
+    }
+    std::string prefix =
+        a.entries.size() > 1 ? "entry " + std::to_string(i) + " ('" + e.name + "'): " : "";
+    if (!validateEntry(a, e, prefix, error))
+      return false;
+  }
+  return !a.generation || validateGeneration(a, error);
 }
 
 //===-- binary layout ----------------------------------------------------------------------===//
@@ -637,36 +827,24 @@ void put32(uint8_t *p, uint32_t v) {
     p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
-std::vector<uint8_t> encodeMeta(const Artifact &a) {
-  Writer w;
-  w.str(a.target);
-  w.str(a.precision);
-  w.str(a.producer);
-  w.u32(static_cast<uint32_t>(a.kernels.size()));
-  for (const std::string &k : a.kernels)
-    w.str(k);
-  w.u32(static_cast<uint32_t>(a.symbols.size()));
-  for (const Symbol &s : a.symbols) {
+void encodeEntry(Writer &w, const Entry &e) {
+  w.str(e.name);
+  w.u8(e.cudaGraphs ? 1 : 0);
+  w.u32(static_cast<uint32_t>(e.symbols.size()));
+  for (const Symbol &s : e.symbols) {
     w.str(s.name);
     w.u32(s.input);
     w.u32(s.dim);
     w.i64(s.maxValue);
   }
-  w.u32(static_cast<uint32_t>(a.inputs.size()));
-  for (const TensorBinding &t : a.inputs)
+  w.u32(static_cast<uint32_t>(e.inputs.size()));
+  for (const TensorBinding &t : e.inputs)
     w.binding(t);
-  w.u32(static_cast<uint32_t>(a.outputs.size()));
-  for (const TensorBinding &t : a.outputs)
+  w.u32(static_cast<uint32_t>(e.outputs.size()));
+  for (const TensorBinding &t : e.outputs)
     w.binding(t);
-  w.u32(static_cast<uint32_t>(a.buffers.size()));
-  for (const Buffer &b : a.buffers) {
-    w.u8(static_cast<uint8_t>(b.kind));
-    w.u64(b.offset);
-    w.u64(b.capacityBytes);
-  }
-  w.u64(a.arenaBytes);
-  w.u32(static_cast<uint32_t>(a.launches.size()));
-  for (const Launch &l : a.launches) {
+  w.u32(static_cast<uint32_t>(e.launches.size()));
+  for (const Launch &l : e.launches) {
     w.str(l.name);
     w.u32(l.kernel);
     for (const Expr &g : l.grid)
@@ -684,6 +862,40 @@ std::vector<uint8_t> encodeMeta(const Artifact &a) {
         w.expr(arg.scalar);
       }
     }
+  }
+}
+
+std::vector<uint8_t> encodeMeta(const Artifact &a) {
+  Writer w;
+  w.str(a.target);
+  w.str(a.precision);
+  w.str(a.producer);
+  w.u32(static_cast<uint32_t>(a.kernels.size()));
+  for (const std::string &k : a.kernels)
+    w.str(k);
+  w.u32(static_cast<uint32_t>(a.buffers.size()));
+  for (const Buffer &b : a.buffers) {
+    w.u8(static_cast<uint8_t>(b.kind));
+    w.u64(b.offset);
+    w.u64(b.capacityBytes);
+  }
+  w.u64(a.arenaBytes);
+  w.u32(static_cast<uint32_t>(a.entries.size()));
+  for (const Entry &e : a.entries)
+    encodeEntry(w, e);
+  w.u8(a.generation ? 1 : 0);
+  if (a.generation) {
+    const Generation &g = *a.generation;
+    w.u32(g.cache.layers);
+    w.u32(g.cache.maxBatch);
+    w.u32(g.cache.kvHeads);
+    w.u32(g.cache.maxSeq);
+    w.u32(g.cache.headDim);
+    w.u8(static_cast<uint8_t>(g.cache.dtype));
+    w.u32(g.cacheBuffer);
+    w.u32(g.prefillEntry);
+    w.u32(g.decodeEntry);
+    w.i64(g.vocabSize);
   }
   return std::move(w.bytes);
 }
@@ -792,43 +1004,32 @@ private:
   size_t pos = 0;
 };
 
-bool decodeMeta(const uint8_t *data, size_t size, Artifact &a, std::string &error) {
-  Reader r(data, size);
-  a.target = r.str("target");
-  a.precision = r.str("precision");
-  a.producer = r.str("producer");
-  uint32_t n = r.count("kernels", 4);
-  for (uint32_t i = 0; i < n && r.ok(); ++i)
-    a.kernels.push_back(r.str("kernel name"));
-  n = r.count("symbols", 20);
+/// A flag byte: 0 or 1, anything else is malformed.
+bool decodeFlag(Reader &r, const char *what) {
+  uint8_t v = r.u8(what);
+  if (r.ok() && v > 1)
+    r.error = std::string(what) + " is " + std::to_string(v) + " (must be 0 or 1)";
+  return v == 1;
+}
+
+void decodeEntry(Reader &r, size_t index, Entry &e) {
+  e.name = r.str("entry name");
+  e.cudaGraphs = decodeFlag(r, "entry CUDA graph flag");
+  uint32_t n = r.count("symbols", 20);
   for (uint32_t i = 0; i < n && r.ok(); ++i) {
     Symbol s;
     s.name = r.str("symbol name");
     s.input = r.u32("symbol input");
     s.dim = r.u32("symbol dim");
     s.maxValue = r.i64("symbol maximum");
-    a.symbols.push_back(std::move(s));
+    e.symbols.push_back(std::move(s));
   }
   n = r.count("inputs", 13);
   for (uint32_t i = 0; i < n && r.ok(); ++i)
-    a.inputs.push_back(r.binding("input"));
+    e.inputs.push_back(r.binding("input"));
   n = r.count("outputs", 13);
   for (uint32_t i = 0; i < n && r.ok(); ++i)
-    a.outputs.push_back(r.binding("output"));
-  n = r.count("buffers", 17);
-  for (uint32_t i = 0; i < n && r.ok(); ++i) {
-    Buffer b;
-    uint8_t kind = r.u8("buffer kind");
-    if (r.ok() && kind > 1) {
-      error = "buffer " + std::to_string(i) + " has unknown kind " + std::to_string(kind);
-      return false;
-    }
-    b.kind = static_cast<Buffer::Kind>(kind);
-    b.offset = r.u64("buffer offset");
-    b.capacityBytes = r.u64("buffer capacity");
-    a.buffers.push_back(b);
-  }
-  a.arenaBytes = r.u64("arena size");
+    e.outputs.push_back(r.binding("output"));
   n = r.count("launches", 4 + 4 + 3 * 4 + 12 + 4 + 4);
   for (uint32_t i = 0; i < n && r.ok(); ++i) {
     Launch l;
@@ -853,13 +1054,57 @@ bool decodeMeta(const uint8_t *data, size_t size, Artifact &a, std::string &erro
         arg.kind = KernelArg::Kind::Scalar;
         arg.scalar = r.expr("scalar argument");
       } else {
-        error = "launch " + std::to_string(i) + " argument " + std::to_string(j) +
-                " has unknown kind " + std::to_string(kind);
-        return false;
+        r.error = "entry " + std::to_string(index) + " launch " + std::to_string(i) +
+                  " argument " + std::to_string(j) + " has unknown kind " + std::to_string(kind);
+        return;
       }
       l.args.push_back(std::move(arg));
     }
-    a.launches.push_back(std::move(l));
+    e.launches.push_back(std::move(l));
+  }
+}
+
+bool decodeMeta(const uint8_t *data, size_t size, Artifact &a, std::string &error) {
+  Reader r(data, size);
+  a.target = r.str("target");
+  a.precision = r.str("precision");
+  a.producer = r.str("producer");
+  uint32_t n = r.count("kernels", 4);
+  for (uint32_t i = 0; i < n && r.ok(); ++i)
+    a.kernels.push_back(r.str("kernel name"));
+  n = r.count("buffers", 17);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    Buffer b;
+    uint8_t kind = r.u8("buffer kind");
+    if (r.ok() && kind > static_cast<uint8_t>(Buffer::Kind::Cache)) {
+      error = "buffer " + std::to_string(i) + " has unknown kind " + std::to_string(kind);
+      return false;
+    }
+    b.kind = static_cast<Buffer::Kind>(kind);
+    b.offset = r.u64("buffer offset");
+    b.capacityBytes = r.u64("buffer capacity");
+    a.buffers.push_back(b);
+  }
+  a.arenaBytes = r.u64("arena size");
+  n = r.count("entries", 4 + 1 + 4 * 4);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    Entry e;
+    decodeEntry(r, i, e);
+    a.entries.push_back(std::move(e));
+  }
+  if (decodeFlag(r, "generation flag") && r.ok()) {
+    Generation g;
+    g.cache.layers = r.u32("cache layers");
+    g.cache.maxBatch = r.u32("cache max batch");
+    g.cache.kvHeads = r.u32("cache KV heads");
+    g.cache.maxSeq = r.u32("cache max sequence length");
+    g.cache.headDim = r.u32("cache head dim");
+    g.cache.dtype = r.dtype("cache dtype");
+    g.cacheBuffer = r.u32("cache buffer");
+    g.prefillEntry = r.u32("prefill entry");
+    g.decodeEntry = r.u32("decode entry");
+    g.vocabSize = r.i64("vocabulary size");
+    a.generation = g;
   }
   if (r.ok() && r.remaining() != 0)
     r.error = std::to_string(r.remaining()) + " unexpected bytes at the end";

@@ -30,20 +30,34 @@ std::string formatDims(const int64_t *dims, size_t rank) {
   return s + "]";
 }
 
-std::string ModelData::describeExpected(const TensorBinding &binding) const {
-  const Artifact &a = *artifact;
+std::string ModelData::describeExpected(size_t entry, const TensorBinding &binding) const {
+  const Entry &e = artifact->entries[entry];
   std::string s = std::to_string(binding.dims.size()) + "-D [";
   for (size_t d = 0; d < binding.dims.size(); ++d) {
     if (d)
       s += ", ";
-    const Expr &e = binding.dims[d];
+    const Expr &dim = binding.dims[d];
     uint32_t sym;
-    if (e.isSymbol(&sym) && sym < a.symbols.size())
-      s += a.symbols[sym].name + "<=" + std::to_string(a.symbols[sym].maxValue);
+    if (dim.isSymbol(&sym) && sym < e.symbols.size())
+      s += e.symbols[sym].name + "<=" + std::to_string(e.symbols[sym].maxValue);
     else
-      s += e.toString(symbolNames);
+      s += dim.toString(entries[entry].symbolNames);
   }
   return s + "]";
+}
+
+int32_t ModelData::findEntry(const std::string &entryName) const {
+  for (size_t i = 0; i < artifact->entries.size(); ++i)
+    if (artifact->entries[i].name == entryName)
+      return static_cast<int32_t>(i);
+  return -1;
+}
+
+std::string ModelData::label(size_t entry, const char *what, const std::string &object) const {
+  std::string text = std::string(what) + " '" + object + "'";
+  if (entry != 0)
+    text += " of entry '" + artifact->entries[entry].name + "'";
+  return text;
 }
 
 static void fillInfo(const TensorBinding &b, const std::vector<std::string> &symbolNames,
@@ -74,14 +88,19 @@ Status ModelData::load(const uint8_t *data, size_t size, const std::string &name
                          error);
   auto model = std::make_shared<ModelData>();
   model->name = name.empty() ? "<memory>" : name;
-  for (const Symbol &s : artifact->symbols)
-    model->symbolNames.push_back(s.name);
-  model->inputInfo.resize(artifact->inputs.size());
-  for (size_t i = 0; i < artifact->inputs.size(); ++i)
-    fillInfo(artifact->inputs[i], model->symbolNames, model->inputInfo[i]);
-  model->outputInfo.resize(artifact->outputs.size());
-  for (size_t i = 0; i < artifact->outputs.size(); ++i)
-    fillInfo(artifact->outputs[i], model->symbolNames, model->outputInfo[i]);
+  model->entries.resize(artifact->entries.size());
+  for (size_t e = 0; e < artifact->entries.size(); ++e) {
+    const Entry &entry = artifact->entries[e];
+    EntryInfo &info = model->entries[e];
+    for (const Symbol &s : entry.symbols)
+      info.symbolNames.push_back(s.name);
+    info.inputInfo.resize(entry.inputs.size());
+    for (size_t i = 0; i < entry.inputs.size(); ++i)
+      fillInfo(entry.inputs[i], info.symbolNames, info.inputInfo[i]);
+    info.outputInfo.resize(entry.outputs.size());
+    for (size_t i = 0; i < entry.outputs.size(); ++i)
+      fillInfo(entry.outputs[i], info.symbolNames, info.outputInfo[i]);
+  }
   model->artifact = std::move(artifact);
   out = std::move(model);
   return Status::success();
@@ -245,13 +264,21 @@ Status Session::init(const SessionOptions &options) {
 
   // Shared memory: above 48 KiB a kernel must opt in, up to the device's limit.
   std::vector<uint32_t> maxShared(a.kernels.size(), 0);
-  for (const Launch &l : a.launches) {
-    maxShared[l.kernel] = std::max(maxShared[l.kernel], l.sharedBytes);
-    if (l.sharedBytes > static_cast<uint32_t>(std::max(sharedOptin, 48 * 1024)))
-      return Status::error(KILN_ERROR_DEVICE_TOO_OLD,
-                           "launch '" + l.name + "' needs " + formatBytes(l.sharedBytes) +
-                               " of shared memory per block; " + devLabel + " allows " +
-                               formatBytes(static_cast<uint64_t>(sharedOptin)));
+  entryStates.resize(a.entries.size());
+  for (size_t e = 0; e < a.entries.size(); ++e) {
+    entryStates[e].inputs.resize(a.entries[e].inputs.size());
+    for (const Launch &l : a.entries[e].launches) {
+      maxShared[l.kernel] = std::max(maxShared[l.kernel], l.sharedBytes);
+      if (l.sharedBytes > static_cast<uint32_t>(std::max(sharedOptin, 48 * 1024)))
+        return Status::error(KILN_ERROR_DEVICE_TOO_OLD,
+                             "launch '" + l.name + "' needs " + formatBytes(l.sharedBytes) +
+                                 " of shared memory per block; " + devLabel + " allows " +
+                                 formatBytes(static_cast<uint64_t>(sharedOptin)));
+      for (const KernelArg &arg : l.args)
+        if (arg.kind == KernelArg::Kind::Buffer &&
+            a.buffers[arg.buffer].kind == Buffer::Kind::Cache)
+          entryStates[e].usesCache = true;
+    }
   }
 
   if (CUresult r = drv->cuDevicePrimaryCtxRetain(&ctx, dev))
@@ -317,7 +344,6 @@ Status Session::init(const SessionOptions &options) {
       !options.disableCudaGraphs && !envFlag("KILN_DISABLE_CUDA_GRAPHS") && drv->hasGraphs();
   maxGraphs = options.maxCachedGraphs > 0 ? static_cast<size_t>(options.maxCachedGraphs) : 8;
   counters.cuda_graphs_enabled = graphsEnabled;
-  inputs.resize(a.inputs.size());
   return Status::success();
 }
 
@@ -405,10 +431,12 @@ void Session::release() {
       drv->cuMemFree(arena);
     if (weights)
       drv->cuMemFree(weights);
+    if (cache)
+      drv->cuMemFree(cache);
     startEvent = stopEvent = nullptr;
     stream = nullptr;
     module = nullptr;
-    arena = weights = 0;
+    arena = weights = cache = 0;
   }
   if (ctxRetained)
     drv->cuDevicePrimaryCtxRelease(dev);
@@ -418,21 +446,75 @@ void Session::release() {
 
 CUdeviceptr Session::bufferAddress(uint32_t buffer) const {
   const Buffer &b = artifact->buffers[buffer];
-  return (b.kind == Buffer::Kind::Arena ? arena : weights) + b.offset;
+  switch (b.kind) {
+  case Buffer::Kind::Arena: return arena + b.offset;
+  case Buffer::Kind::Weights: return weights + b.offset;
+  case Buffer::Kind::Cache: return cache; // offset 0 (validated)
+  }
+  return 0;
+}
+
+uint64_t Session::bufferBytes(uint32_t buffer) const {
+  const Buffer &b = artifact->buffers[buffer];
+  // The cache allocation may hold fewer slots than the layout's maximum.
+  return b.kind == Buffer::Kind::Cache ? cacheBytes : b.capacityBytes;
+}
+
+Status Session::allocateCache(uint64_t bytes, const std::string &need) {
+  if (cache)
+    return Status::error(KILN_ERROR_INVALID_ARGUMENT, "the KV cache of '" + modelData->name +
+                                                          "' is already allocated");
+  if (bytes == 0)
+    return Status::error(KILN_ERROR_INVALID_ARGUMENT, "the KV cache cannot be 0 bytes");
+  ContextGuard guard(drv, ctx);
+  if (guard.status())
+    return cudaError("cuCtxPushCurrent", "device " + std::to_string(device.ordinal),
+                     guard.status());
+  if (CUresult r = drv->cuMemAlloc(&cache, bytes)) {
+    cache = 0;
+    if (r != CUDA_ERROR_OUT_OF_MEMORY)
+      return cudaError("cuMemAlloc", "the KV cache", r);
+    size_t freeBytes = 0, totalBytes = 0;
+    std::string freeText = "unknown free memory";
+    if (drv->cuMemGetInfo(&freeBytes, &totalBytes) == CUDA_SUCCESS)
+      freeText = formatBytes(freeBytes) + " free of " + formatBytes(totalBytes);
+    return Status::error(KILN_ERROR_OUT_OF_MEMORY,
+                         "out of device memory for the KV cache of '" + modelData->name +
+                             "': it needs " + formatBytes(bytes) + " (" + std::to_string(bytes) +
+                             " bytes) " + need + "; device " + std::to_string(device.ordinal) +
+                             " has " + freeText + " (cuMemAlloc: " + drv->errorText(r) + ")");
+  }
+  cacheBytes = bytes;
+  if (CUresult r = drv->cuMemsetD8(cache, 0, bytes))
+    return cudaError("cuMemsetD8", "the KV cache", r);
+  return Status::success();
+}
+
+Status Session::checkEntry(size_t entry) const {
+  if (entry < artifact->entries.size())
+    return Status::success();
+  return Status::error(KILN_ERROR_INVALID_ARGUMENT,
+                       "entry index " + std::to_string(entry) + " is out of range ('" +
+                           modelData->name + "' has " +
+                           std::to_string(artifact->entries.size()) + " entries)");
 }
 
 //===-- binding and running ---------------------------------------------------------------===//
 
-Status Session::bindInput(size_t index, const void *data, DType dtype, const int64_t *dims,
-                          size_t rank) {
-  const Artifact &a = *artifact;
-  if (index >= a.inputs.size())
+Status Session::bindInput(size_t entry, size_t index, const void *data, DType dtype,
+                          const int64_t *dims, size_t rank) {
+  Status status = checkEntry(entry);
+  if (!status.ok())
+    return status;
+  const Entry &e = artifact->entries[entry];
+  if (index >= e.inputs.size())
     return Status::error(KILN_ERROR_INVALID_ARGUMENT,
                          "input index " + std::to_string(index) + " is out of range ('" +
-                             modelData->name + "' has " + std::to_string(a.inputs.size()) +
-                             " inputs)");
-  const TensorBinding &b = a.inputs[index];
-  std::string label = "input '" + b.name + "'";
+                             modelData->name + "'" +
+                             (entry ? " entry '" + e.name + "'" : std::string()) + " has " +
+                             std::to_string(e.inputs.size()) + " inputs)");
+  const TensorBinding &b = e.inputs[index];
+  std::string label = modelData->label(entry, "input", b.name);
   if (rank > 0 && !dims)
     return Status::error(KILN_ERROR_INVALID_ARGUMENT, label + ": dims is null");
   if (!isValidDType(static_cast<uint8_t>(dtype)))
@@ -441,8 +523,8 @@ Status Session::bindInput(size_t index, const void *data, DType dtype, const int
   if (dtype != b.dtype)
     return Status::error(KILN_ERROR_DTYPE_MISMATCH, label + ": expected " + dtypeName(b.dtype) +
                                                         ", got " + dtypeName(dtype));
-  std::string mismatch = label + ": expected " + modelData->describeExpected(b) + ", got " +
-                         formatDims(dims, rank);
+  std::string mismatch = label + ": expected " + modelData->describeExpected(entry, b) +
+                         ", got " + formatDims(dims, rank);
   if (rank != b.dims.size())
     return Status::error(KILN_ERROR_SHAPE_MISMATCH, mismatch);
   for (size_t d = 0; d < rank; ++d) {
@@ -450,7 +532,7 @@ Status Session::bindInput(size_t index, const void *data, DType dtype, const int
     if (dims[d] < 0 || (b.dims[d].isConstant(&value) && value != dims[d]))
       return Status::error(KILN_ERROR_SHAPE_MISMATCH, mismatch);
   }
-  for (const Symbol &s : a.symbols) {
+  for (const Symbol &s : e.symbols) {
     if (s.input != index)
       continue;
     int64_t v = dims[s.dim];
@@ -468,33 +550,35 @@ Status Session::bindInput(size_t index, const void *data, DType dtype, const int
                                                         " is too large");
   if (bytes > 0 && !data)
     return Status::error(KILN_ERROR_INVALID_ARGUMENT, label + ": data is null");
-  BoundInput &in = inputs[index];
+  BoundInput &in = entryStates[entry].inputs[index];
   in.bound = true;
   in.data = data;
   in.dims = std::move(shape);
   return Status::success();
 }
 
-Status Session::checkInputsForRun(std::vector<int64_t> &symbolValues) {
-  const Artifact &a = *artifact;
-  for (size_t i = 0; i < a.inputs.size(); ++i)
+Status Session::checkInputsForRun(size_t entry, std::vector<int64_t> &symbolValues) {
+  const Entry &e = artifact->entries[entry];
+  const std::vector<BoundInput> &inputs = entryStates[entry].inputs;
+  for (size_t i = 0; i < e.inputs.size(); ++i)
     if (!inputs[i].bound)
-      return Status::error(KILN_ERROR_NOT_READY, "input '" + a.inputs[i].name +
-                                                     "' is not bound (" +
-                                                     modelData->describeExpected(a.inputs[i]) +
-                                                     ")");
-  symbolValues.assign(a.symbols.size(), 0);
-  for (size_t s = 0; s < a.symbols.size(); ++s)
-    symbolValues[s] = inputs[a.symbols[s].input].dims[a.symbols[s].dim];
-  for (size_t i = 0; i < a.inputs.size(); ++i) {
-    const TensorBinding &b = a.inputs[i];
+      return Status::error(KILN_ERROR_NOT_READY,
+                           modelData->label(entry, "input", e.inputs[i].name) +
+                               " is not bound (" +
+                               modelData->describeExpected(entry, e.inputs[i]) + ")");
+  symbolValues.assign(e.symbols.size(), 0);
+  for (size_t s = 0; s < e.symbols.size(); ++s)
+    symbolValues[s] = inputs[e.symbols[s].input].dims[e.symbols[s].dim];
+  for (size_t i = 0; i < e.inputs.size(); ++i) {
+    const TensorBinding &b = e.inputs[i];
     const BoundInput &in = inputs[i];
+    std::string label = modelData->label(entry, "input", b.name);
     for (size_t d = 0; d < b.dims.size(); ++d) {
       int64_t expected;
       std::string error;
       if (!b.dims[d].evaluate(symbolValues, expected, error))
         return Status::error(KILN_ERROR_INVALID_ARTIFACT,
-                             "input '" + b.name + "' dim " + std::to_string(d) + ": " + error);
+                             label + " dim " + std::to_string(d) + ": " + error);
       if (expected == in.dims[d])
         continue;
       // Name the symbols involved and where their values came from.
@@ -502,35 +586,36 @@ Status Session::checkInputsForRun(std::vector<int64_t> &symbolValues) {
       for (const Expr::Step &step : b.dims[d].steps) {
         if (step.op != Expr::Op::Symbol)
           continue;
-        const Symbol &s = a.symbols[static_cast<size_t>(step.value)];
+        const Symbol &s = e.symbols[static_cast<size_t>(step.value)];
         if (!from.empty())
           from += ", ";
         from += s.name + " = " + std::to_string(symbolValues[static_cast<size_t>(step.value)]) +
-                " (from input '" + a.inputs[s.input].name + "')";
+                " (from input '" + e.inputs[s.input].name + "')";
       }
       return Status::error(KILN_ERROR_SHAPE_MISMATCH,
-                           "input '" + b.name + "': expected " + modelData->describeExpected(b) +
+                           label + ": expected " + modelData->describeExpected(entry, b) +
                                (from.empty() ? "" : " with " + from) + ", got " +
                                formatDims(in.dims.data(), in.dims.size()));
     }
     uint64_t bytes = 0;
-    if (!byteSize(in.dims, b.dtype, bytes) ||
-        bytes > a.buffers[b.buffer].capacityBytes)
+    if (!byteSize(in.dims, b.dtype, bytes) || bytes > bufferBytes(b.buffer))
       return Status::error(KILN_ERROR_SHAPE_MISMATCH,
-                           "input '" + b.name + "' " + formatDims(in.dims.data(), in.dims.size()) +
-                               " is " + std::to_string(bytes) + " bytes; its buffer holds " +
-                               std::to_string(a.buffers[b.buffer].capacityBytes));
+                           label + " " + formatDims(in.dims.data(), in.dims.size()) + " is " +
+                               std::to_string(bytes) + " bytes; its buffer holds " +
+                               std::to_string(bufferBytes(b.buffer)));
   }
   return Status::success();
 }
 
-Status Session::prepareLaunches(const std::vector<int64_t> &symbolValues) {
+Status Session::prepareLaunches(size_t entry, const std::vector<int64_t> &symbolValues) {
   const Artifact &a = *artifact;
+  const Entry &e = a.entries[entry];
   prepared.clear();
   counters.kernels_launched = counters.kernels_skipped = 0;
-  for (size_t i = 0; i < a.launches.size(); ++i) {
-    const Launch &l = a.launches[i];
-    std::string label = "launch " + std::to_string(i) + " ('" + l.name + "')";
+  for (size_t i = 0; i < e.launches.size(); ++i) {
+    const Launch &l = e.launches[i];
+    std::string label = "launch " + std::to_string(i) + " ('" + l.name + "')" +
+                        (entry ? " of entry '" + e.name + "'" : std::string());
     PreparedLaunch p;
     p.launch = i;
     bool skip = false;
@@ -554,13 +639,12 @@ Status Session::prepareLaunches(const std::vector<int64_t> &symbolValues) {
     }
     for (const KernelArg &arg : l.args) {
       if (arg.kind == KernelArg::Kind::Buffer) {
-        const Buffer &b = a.buffers[arg.buffer];
         CUdeviceptr base = bufferAddress(arg.buffer);
-        p.values.push_back(base);                                 // allocated
-        p.values.push_back(base);                                 // aligned
-        p.values.push_back(0);                                    // offset
-        p.values.push_back(b.capacityBytes / dtypeSize(arg.dtype)); // size
-        p.values.push_back(1);                                    // stride
+        p.values.push_back(base);                                          // allocated
+        p.values.push_back(base);                                          // aligned
+        p.values.push_back(0);                                             // offset
+        p.values.push_back(bufferBytes(arg.buffer) / dtypeSize(arg.dtype)); // size
+        p.values.push_back(1);                                             // stride
       } else {
         int64_t v;
         std::string error;
@@ -581,16 +665,18 @@ Status Session::prepareLaunches(const std::vector<int64_t> &symbolValues) {
   return Status::success();
 }
 
-Status Session::launchAll() {
+Status Session::launchAll(size_t entry) {
   const Artifact &a = *artifact;
+  const Entry &e = a.entries[entry];
   for (PreparedLaunch &p : prepared) {
-    const Launch &l = a.launches[p.launch];
+    const Launch &l = e.launches[p.launch];
     if (CUresult r = drv->cuLaunchKernel(functions[l.kernel], p.grid[0], p.grid[1], p.grid[2],
                                          l.block[0], l.block[1], l.block[2], l.sharedBytes,
                                          stream, p.params.data(), nullptr))
       return cudaError(
           "cuLaunchKernel",
-          "launch " + std::to_string(p.launch) + " '" + l.name + "' of kernel '" +
+          "launch " + std::to_string(p.launch) + " '" + l.name + "'" +
+              (entry ? " of entry '" + e.name + "'" : std::string()) + " of kernel '" +
               a.kernels[l.kernel] + "', grid [" + std::to_string(p.grid[0]) + ", " +
               std::to_string(p.grid[1]) + ", " + std::to_string(p.grid[2]) + "], block [" +
               std::to_string(l.block[0]) + ", " + std::to_string(l.block[1]) + ", " +
@@ -601,11 +687,11 @@ Status Session::launchAll() {
   return Status::success();
 }
 
-Status Session::runWithGraph(const std::vector<int64_t> &symbolValues, bool &usedGraph) {
+Status Session::runWithGraph(size_t entry, const std::vector<int64_t> &key, bool &usedGraph) {
   usedGraph = false;
   CachedGraph *cached = nullptr;
   for (CachedGraph &g : graphs)
-    if (g.key == symbolValues)
+    if (g.key == key)
       cached = &g;
   if (!cached) {
     if (prepared.empty())
@@ -615,7 +701,7 @@ Status Session::runWithGraph(const std::vector<int64_t> &symbolValues, bool &use
       counters.cuda_graphs_enabled = 0;
       return Status::success();
     }
-    Status launched = launchAll();
+    Status launched = launchAll(entry);
     CUgraph graph = nullptr;
     CUresult ended = drv->cuStreamEndCapture(stream, &graph);
     if (!launched.ok()) {
@@ -644,8 +730,7 @@ Status Session::runWithGraph(const std::vector<int64_t> &symbolValues, bool &use
       drv->cuGraphDestroy(lru->graph);
       graphs.erase(lru);
     }
-    graphs.push_back(
-        {symbolValues, graph, exec, 0, counters.kernels_launched, counters.kernels_skipped});
+    graphs.push_back({key, graph, exec, 0, counters.kernels_launched, counters.kernels_skipped});
     cached = &graphs.back();
     ++counters.graph_captures;
   } else {
@@ -660,49 +745,65 @@ Status Session::runWithGraph(const std::vector<int64_t> &symbolValues, bool &use
   return Status::success();
 }
 
-Status Session::run() {
-  const Artifact &a = *artifact;
-  if (broken)
-    return Status::error(KILN_ERROR_CUDA, "the session cannot run after an earlier CUDA error (" +
-                                              lastError + ")");
-  std::vector<int64_t> symbolValues;
-  Status status = checkInputsForRun(symbolValues);
+Status Session::run(size_t entry) {
+  Status status = checkEntry(entry);
   if (!status.ok())
     return status;
+  const Entry &e = artifact->entries[entry];
+  if (broken)
+    return Status::error(KILN_ERROR_CUDA, "the session cannot run after an earlier CUDA error (" +
+                                              brokenBy + ")");
+  if (entryStates[entry].usesCache && !cache)
+    return Status::error(KILN_ERROR_NOT_READY,
+                         "entry '" + e.name + "' of '" + modelData->name +
+                             "' uses the KV cache, which this session has not allocated; run it "
+                             "through a generator (kiln_generator_create)");
+  std::vector<int64_t> symbolValues;
+  status = checkInputsForRun(entry, symbolValues);
+  if (!status.ok())
+    return status;
+  // Another entry's run overwrites the shared arena: outputs are only those of this run.
   hasRun = false;
   ContextGuard guard(drv, ctx);
   if (guard.status())
     return cudaError("cuCtxPushCurrent", "device " + std::to_string(device.ordinal),
                      guard.status());
-  for (size_t i = 0; i < a.inputs.size(); ++i) {
+  const std::vector<BoundInput> &inputs = entryStates[entry].inputs;
+  for (size_t i = 0; i < e.inputs.size(); ++i) {
     uint64_t bytes = 0;
-    byteSize(inputs[i].dims, a.inputs[i].dtype, bytes);
+    byteSize(inputs[i].dims, e.inputs[i].dtype, bytes);
     if (bytes == 0)
       continue;
-    if (CUresult r = drv->cuMemcpyHtoDAsync(bufferAddress(a.inputs[i].buffer), inputs[i].data,
+    if (CUresult r = drv->cuMemcpyHtoDAsync(bufferAddress(e.inputs[i].buffer), inputs[i].data,
                                             bytes, stream))
-      return cudaError("cuMemcpyHtoDAsync", "input '" + a.inputs[i].name + "'", r);
+      return cudaError("cuMemcpyHtoDAsync", modelData->label(entry, "input", e.inputs[i].name),
+                       r);
   }
+  bool useGraphs = graphsEnabled && e.cudaGraphs;
+  std::vector<int64_t> key;
+  key.reserve(symbolValues.size() + 1);
+  key.push_back(static_cast<int64_t>(entry));
+  key.insert(key.end(), symbolValues.begin(), symbolValues.end());
   // A cached graph already holds this run's launches: no need to evaluate them again.
   bool cachedGraph = false;
-  if (graphsEnabled)
+  if (useGraphs)
     for (const CachedGraph &g : graphs)
-      cachedGraph |= g.key == symbolValues;
+      cachedGraph |= g.key == key;
   if (!cachedGraph) {
-    status = prepareLaunches(symbolValues);
+    status = prepareLaunches(entry, symbolValues);
     if (!status.ok())
       return status;
   }
   if (CUresult r = drv->cuEventRecord(startEvent, stream))
     return cudaError("cuEventRecord", "start of run", r);
   bool usedGraph = false;
-  if (graphsEnabled) {
-    status = runWithGraph(symbolValues, usedGraph);
+  if (useGraphs) {
+    status = runWithGraph(entry, key, usedGraph);
     if (!status.ok())
       return status;
   }
   if (!usedGraph) {
-    status = launchAll();
+    status = launchAll(entry);
     if (!status.ok())
       return status;
   }
@@ -710,82 +811,112 @@ Status Session::run() {
     return cudaError("cuEventRecord", "end of run", r);
   if (CUresult r = drv->cuEventSynchronize(stopEvent)) {
     broken = true; // kernel faults are sticky: the context is lost
-    return cudaError("cuEventSynchronize", "the kernels of '" + modelData->name + "'", r);
+    Status failed = cudaError("cuEventSynchronize", "the kernels of '" + modelData->name + "'", r);
+    brokenBy = failed.message;
+    return failed;
   }
   float ms = 0;
   if (CUresult r = drv->cuEventElapsedTime(&ms, startEvent, stopEvent))
     return cudaError("cuEventElapsedTime", "run", r);
   gpuMs = ms;
 
-  outputDims.assign(a.outputs.size(), {});
-  for (size_t i = 0; i < a.outputs.size(); ++i) {
-    const TensorBinding &b = a.outputs[i];
+  outputDims.assign(e.outputs.size(), {});
+  for (size_t i = 0; i < e.outputs.size(); ++i) {
+    const TensorBinding &b = e.outputs[i];
+    std::string label = modelData->label(entry, "output", b.name);
     for (size_t d = 0; d < b.dims.size(); ++d) {
       int64_t v;
       std::string error;
       if (!b.dims[d].evaluate(symbolValues, v, error) || v < 0)
         return Status::error(KILN_ERROR_INVALID_ARTIFACT,
-                             "output '" + b.name + "' dim " + std::to_string(d) + ": " +
+                             label + " dim " + std::to_string(d) + ": " +
                                  (error.empty() ? "negative extent " + std::to_string(v) : error));
       outputDims[i].push_back(v);
     }
     uint64_t bytes = 0;
-    if (!byteSize(outputDims[i], b.dtype, bytes) || bytes > a.buffers[b.buffer].capacityBytes)
+    if (!byteSize(outputDims[i], b.dtype, bytes) || bytes > bufferBytes(b.buffer))
       return Status::error(KILN_ERROR_INVALID_ARTIFACT,
-                           "output '" + b.name + "' " +
-                               formatDims(outputDims[i].data(), outputDims[i].size()) + " is " +
-                               std::to_string(bytes) + " bytes; its buffer holds " +
-                               std::to_string(a.buffers[b.buffer].capacityBytes));
+                           label + " " + formatDims(outputDims[i].data(), outputDims[i].size()) +
+                               " is " + std::to_string(bytes) + " bytes; its buffer holds " +
+                               std::to_string(bufferBytes(b.buffer)));
   }
   hasRun = true;
+  lastRunEntry = entry;
   ++counters.runs;
   return Status::success();
 }
 
-Status Session::outputShape(size_t index, std::vector<int64_t> &dims) const {
-  if (index >= artifact->outputs.size())
+Status Session::outputShape(size_t entry, size_t index, std::vector<int64_t> &dims) const {
+  Status status = checkEntry(entry);
+  if (!status.ok())
+    return status;
+  const Entry &e = artifact->entries[entry];
+  if (index >= e.outputs.size())
     return Status::error(KILN_ERROR_INVALID_ARGUMENT,
                          "output index " + std::to_string(index) + " is out of range ('" +
-                             modelData->name + "' has " +
-                             std::to_string(artifact->outputs.size()) + " outputs)");
+                             modelData->name + "'" +
+                             (entry ? " entry '" + e.name + "'" : std::string()) + " has " +
+                             std::to_string(e.outputs.size()) + " outputs)");
+  std::string label = modelData->label(entry, "output", e.outputs[index].name);
   if (!hasRun)
-    return Status::error(KILN_ERROR_NOT_READY, "output '" + artifact->outputs[index].name +
-                                                   "' has no value: no run has completed");
+    return Status::error(KILN_ERROR_NOT_READY, label + " has no value: no run has completed");
+  if (lastRunEntry != entry)
+    return Status::error(KILN_ERROR_NOT_READY,
+                         label + " has no value: entry '" +
+                             artifact->entries[lastRunEntry].name +
+                             "' ran last (the entries share the arena)");
   dims = outputDims[index];
   return Status::success();
 }
 
-Status Session::outputBytes(size_t index, size_t &bytes) const {
+Status Session::outputBytes(size_t entry, size_t index, size_t &bytes) const {
   std::vector<int64_t> dims;
-  Status status = outputShape(index, dims);
+  Status status = outputShape(entry, index, dims);
   if (!status.ok())
     return status;
   uint64_t n = 0;
-  byteSize(dims, artifact->outputs[index].dtype, n);
+  byteSize(dims, artifact->entries[entry].outputs[index].dtype, n);
   bytes = static_cast<size_t>(n);
   return Status::success();
 }
 
-Status Session::readOutput(size_t index, void *data, size_t capacityBytes) {
+Status Session::readOutput(size_t entry, size_t index, void *data, size_t capacityBytes) {
   size_t bytes = 0;
-  Status status = outputBytes(index, bytes);
+  Status status = outputBytes(entry, index, bytes);
   if (!status.ok())
     return status;
-  const TensorBinding &b = artifact->outputs[index];
+  const TensorBinding &b = artifact->entries[entry].outputs[index];
   if (capacityBytes < bytes)
     return Status::error(KILN_ERROR_INVALID_ARGUMENT,
-                         "output '" + b.name + "' is " + std::to_string(bytes) +
-                             " bytes; the destination holds " + std::to_string(capacityBytes));
+                         modelData->label(entry, "output", b.name) + " is " +
+                             std::to_string(bytes) + " bytes; the destination holds " +
+                             std::to_string(capacityBytes));
+  return readOutputBytes(entry, index, 0, data, bytes);
+}
+
+Status Session::readOutputBytes(size_t entry, size_t index, uint64_t offset, void *data,
+                                size_t bytes) {
+  size_t total = 0;
+  Status status = outputBytes(entry, index, total);
+  if (!status.ok())
+    return status;
+  const TensorBinding &b = artifact->entries[entry].outputs[index];
+  std::string label = modelData->label(entry, "output", b.name);
+  if (offset > total || bytes > total - offset)
+    return Status::error(KILN_ERROR_INVALID_ARGUMENT,
+                         label + ": bytes [" + std::to_string(offset) + ", " +
+                             std::to_string(offset + bytes) + ") are outside its " +
+                             std::to_string(total) + " bytes");
   if (bytes == 0)
     return Status::success();
   if (!data)
-    return Status::error(KILN_ERROR_INVALID_ARGUMENT, "output '" + b.name + "': data is null");
+    return Status::error(KILN_ERROR_INVALID_ARGUMENT, label + ": data is null");
   ContextGuard guard(drv, ctx);
   if (guard.status())
     return cudaError("cuCtxPushCurrent", "device " + std::to_string(device.ordinal),
                      guard.status());
-  if (CUresult r = drv->cuMemcpyDtoH(data, bufferAddress(b.buffer), bytes))
-    return cudaError("cuMemcpyDtoH", "output '" + b.name + "'", r);
+  if (CUresult r = drv->cuMemcpyDtoH(data, bufferAddress(b.buffer) + offset, bytes))
+    return cudaError("cuMemcpyDtoH", label, r);
   return Status::success();
 }
 

@@ -27,7 +27,7 @@ func.func @decomposed(%q: tensor<4x32x32xf32>, %kt: tensor<4x32x32xf32>) -> tens
 // CHECK-NEXT:   norms: layer_norm 0, rms_norm 2
 // CHECK-NEXT:   rotary: 0, activations: 0
 // CHECK-NEXT:   layers: 2, layer groups: 1 ([0, 2))
-// CHECK-NEXT:   kv caches: 1 (1048576 bytes)
+// CHECK-NEXT:   kv caches: 1 (!kiln.kv_cache<layers = 2, max_batch = 1, kv_heads = 2, max_seq = 1024, head_dim = 32, f32>, 1048576 bytes)
 func.func @fused(%x: tensor<1x4x32x32xf32>, %kv: tensor<1x2x32x32xf32>, %h: tensor<1x32x128xf32>,
                  %w: tensor<128x128xf32>, %g: tensor<128xf32>) -> tensor<1x32x128xf32> {
   %cache = kiln.kv_cache.create : !kiln.kv_cache<layers = 2, max_batch = 1, kv_heads = 2, max_seq = 1024, head_dim = 32, f32>

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "kiln/Conversion/KilnToGPU/KernelEmitter.h"
+#include "kiln/Dialect/Kiln/Transforms/Passes.h"
 #include "kiln/Importer/OnnxImporter.h"
 #include "kiln/Pipelines/Pipelines.h"
 #include "kiln/Target/ArtifactWriter.h"
@@ -79,6 +80,19 @@ static cl::list<std::string> dimMax("dim-max",
                                     cl::desc("Bound of one named dynamic dim, name=value "
                                              "(e.g. seq=4096); repeatable"),
                                     cl::cat(category));
+static cl::opt<std::string> kvCache(
+    "kv-cache",
+    cl::desc("Derive prefill/decode entry points with a managed KV cache (kiln-kv-cache): "
+             "auto (for causal decoders), on (fail if the model is not one), off"),
+    cl::init("auto"), cl::cat(category));
+static cl::opt<int64_t> maxSeqLen("max-seq-len",
+                                  cl::desc("Maximum context of a generated sequence (prompt "
+                                           "plus new tokens): the KV cache's length"),
+                                  cl::init(2048), cl::cat(category));
+static cl::opt<int64_t> maxBatch("max-batch",
+                                 cl::desc("Maximum number of sequences generated at once (KV "
+                                          "cache slots, decode batch)"),
+                                 cl::init(64), cl::cat(category));
 static cl::opt<std::string> cubin("cubin",
                                   cl::desc("Also put a cubin from ptxas in the artifact: auto "
                                            "(when ptxas is found), always, never"),
@@ -272,6 +286,15 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
+  if (kvCache != "auto" && kvCache != "on" && kvCache != "off") {
+    llvm::errs() << "kiln-compile: --kv-cache must be auto, on or off, got '" << kvCache
+                 << "'\n";
+    return 1;
+  }
+  if (maxSeqLen < 1 || maxBatch < 1) {
+    llvm::errs() << "kiln-compile: --max-seq-len and --max-batch must be positive\n";
+    return 1;
+  }
   if (emit == EmitKind::Auto) {
     StringRef out(outputFile);
     emit = out.ends_with(".kiln") ? EmitKind::Artifact
@@ -286,6 +309,13 @@ int main(int argc, char **argv) {
     kiln::GraphToTransformerOptions options;
     options.remarks = remarks;
     kiln::buildGraphToTransformerPipeline(pm, options);
+    if (kvCache != "off") {
+      kiln::KilnKVCachePassOptions cache;
+      cache.maxSeqLen = maxSeqLen;
+      cache.maxBatch = maxBatch;
+      cache.ifApplicable = kvCache == "auto";
+      pm.addPass(kiln::createKilnKVCachePass(cache));
+    }
     if (toKernels) {
       kiln::TransformerToGpuOptions gpu;
       gpu.precision = precision;

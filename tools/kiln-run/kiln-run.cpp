@@ -4,10 +4,13 @@
 // imports (or parses) a model, optionally runs a pass pipeline on it, executes it on the CPU
 // reference executor and writes/compares its outputs. The model may be `.onnx` or kiln IR
 // (`.mlir`, `.mlirbc`), so the same command checks a model before and after any pass.
+// `--generate` and `--eval-text` generate text and measure bits per byte with a causal language
+// model on the executor (CpuGeneration.cpp).
 //
 //===----------------------------------------------------------------------===//
 
 #include "ArtifactRun.h"
+#include "CpuGeneration.h"
 #include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
 #include "kiln/Executor/CpuExecutor.h"
@@ -74,6 +77,71 @@ static cl::opt<std::string> passPipeline(
     cl::cat(category));
 static cl::opt<std::string> entry("entry", cl::desc("The function to run"), cl::init("main"),
                                   cl::cat(category));
+
+// Generation and evaluation (CpuGeneration.cpp).
+static cl::opt<bool> generate(
+    "generate", cl::desc("Generate a continuation of the prompt(s) with a causal language model"),
+    cl::cat(category));
+static cl::list<std::string> promptFiles(
+    "prompt-file", cl::desc("A prompt: the bytes of this file (with --prompt-offset/--prompt-length "
+                            "after it: a slice); repeatable"),
+    cl::value_desc("file"), cl::cat(category));
+static cl::list<int64_t> promptOffsets("prompt-offset",
+                                       cl::desc("First byte of the preceding --prompt-file"),
+                                       cl::cat(category));
+static cl::list<int64_t> promptLengths(
+    "prompt-length", cl::desc("Bytes of the preceding --prompt-file (default: to its end)"),
+    cl::cat(category));
+static cl::list<std::string> promptTexts("prompt", cl::desc("A prompt given as text; repeatable"),
+                                         cl::value_desc("text"), cl::cat(category));
+static cl::list<std::string> promptIds("prompt-ids",
+                                       cl::desc("A prompt given as token ids; repeatable"),
+                                       cl::value_desc("1,2,3"), cl::cat(category));
+static cl::opt<std::string> promptsFrom(
+    "prompts-from", cl::desc("Several prompts: slices of this file (--prompt-offsets, "
+                             "--prompt-lengths)"),
+    cl::value_desc("file"), cl::cat(category));
+static cl::list<int64_t> promptOffsetList("prompt-offsets", cl::CommaSeparated,
+                                          cl::desc("Offsets of the --prompts-from slices"),
+                                          cl::cat(category));
+static cl::list<int64_t> promptLengthList("prompt-lengths", cl::CommaSeparated,
+                                          cl::desc("Lengths of the --prompts-from slices"),
+                                          cl::cat(category));
+static cl::opt<int64_t> maxNewTokens("max-new-tokens", cl::desc("Tokens to generate per prompt"),
+                                     cl::init(128), cl::cat(category));
+static cl::opt<double> temperature("temperature", cl::desc("Sampling temperature (0: greedy)"),
+                                   cl::init(0), cl::cat(category));
+static cl::opt<int64_t> topK("top-k", cl::desc("Sample among the k most likely tokens (0: off)"),
+                             cl::init(0), cl::cat(category));
+static cl::opt<double> topP("top-p",
+                            cl::desc("Sample among the most likely tokens of mass p (1: off)"),
+                            cl::init(1), cl::cat(category));
+static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the sampler"), cl::init(0),
+                              cl::cat(category));
+static cl::opt<int64_t> eos("eos", cl::desc("Stop a sequence at this token id (-1: none)"),
+                            cl::init(-1), cl::cat(category));
+static cl::opt<bool> truncatePrompt(
+    "truncate-prompt",
+    cl::desc("Keep the last tokens of a prompt too long for the context instead of failing"),
+    cl::cat(category));
+static cl::opt<bool> fullRecompute(
+    "full-recompute",
+    cl::desc("Run the full forward on the whole sequence per token even when the module has "
+             "@prefill/@decode"),
+    cl::cat(category));
+static cl::opt<std::string> outputJson("output-json",
+                                       cl::desc("Write the generated tokens or the evaluation "
+                                                "and timings as JSON"),
+                                       cl::value_desc("file"), cl::cat(category));
+static cl::opt<bool> quiet("quiet", cl::desc("No statistics on stderr"), cl::cat(category));
+static cl::opt<std::string> evalText(
+    "eval-text", cl::desc("Report bits per byte of a byte-level model over windows of this file"),
+    cl::value_desc("file"), cl::cat(category));
+static cl::opt<int64_t> window("window", cl::desc("Bytes per --eval-text window"), cl::init(0),
+                               cl::cat(category));
+static cl::opt<int64_t> windows("windows",
+                                cl::desc("Windows to evaluate (default: as many as the file holds)"),
+                                cl::init(0), cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "kiln-run: " << message << "\n";
@@ -240,6 +308,100 @@ static std::string getOutputFileName(StringRef name) {
   return file + ".npy";
 }
 
+/// The prompts in command-line order; --prompt-offset/--prompt-length apply to the --prompt-file
+/// before them.
+static FailureOr<std::vector<kiln::run::PromptSpec>> collectPrompts() {
+  using kiln::run::PromptSpec;
+  struct Item {
+    unsigned position;
+    enum { File, Text, Ids, Offset, Length } kind;
+    unsigned index;
+  };
+  std::vector<Item> items;
+  for (unsigned i = 0; i < promptFiles.size(); ++i)
+    items.push_back({promptFiles.getPosition(i), Item::File, i});
+  for (unsigned i = 0; i < promptTexts.size(); ++i)
+    items.push_back({promptTexts.getPosition(i), Item::Text, i});
+  for (unsigned i = 0; i < promptIds.size(); ++i)
+    items.push_back({promptIds.getPosition(i), Item::Ids, i});
+  for (unsigned i = 0; i < promptOffsets.size(); ++i)
+    items.push_back({promptOffsets.getPosition(i), Item::Offset, i});
+  for (unsigned i = 0; i < promptLengths.size(); ++i)
+    items.push_back({promptLengths.getPosition(i), Item::Length, i});
+  llvm::sort(items, [](const Item &a, const Item &b) { return a.position < b.position; });
+  std::vector<PromptSpec> prompts;
+  bool lastIsFile = false, hasOffset = false, hasLength = false;
+  for (const Item &item : items) {
+    switch (item.kind) {
+    case Item::File:
+      prompts.push_back({PromptSpec::Kind::File, promptFiles[item.index], 0, std::nullopt});
+      lastIsFile = true;
+      hasOffset = hasLength = false;
+      break;
+    case Item::Text:
+      prompts.push_back({PromptSpec::Kind::Text, promptTexts[item.index], 0, std::nullopt});
+      lastIsFile = false;
+      break;
+    case Item::Ids:
+      prompts.push_back({PromptSpec::Kind::Ids, promptIds[item.index], 0, std::nullopt});
+      lastIsFile = false;
+      break;
+    case Item::Offset:
+    case Item::Length: {
+      bool isOffset = item.kind == Item::Offset;
+      const char *name = isOffset ? "--prompt-offset" : "--prompt-length";
+      if (!lastIsFile || (isOffset ? hasOffset : hasLength)) {
+        fail(llvm::Twine(name) + " must follow a --prompt-file (once per file)");
+        return failure();
+      }
+      if (isOffset) {
+        prompts.back().offset = promptOffsets[item.index];
+        hasOffset = true;
+      } else {
+        prompts.back().length = promptLengths[item.index];
+        hasLength = true;
+      }
+      break;
+    }
+    }
+  }
+  if (!promptsFrom.empty()) {
+    if (promptOffsetList.empty() ||
+        (!promptLengthList.empty() && promptLengthList.size() != promptOffsetList.size())) {
+      fail("--prompts-from needs --prompt-offsets o1,o2,... and as many --prompt-lengths");
+      return failure();
+    }
+    for (unsigned i = 0; i < promptOffsetList.size(); ++i)
+      prompts.push_back({PromptSpec::Kind::File, promptsFrom, promptOffsetList[i],
+                         promptLengthList.empty() ? std::optional<int64_t>()
+                                                  : std::optional<int64_t>(promptLengthList[i])});
+  } else if (!promptOffsetList.empty() || !promptLengthList.empty()) {
+    fail("--prompt-offsets/--prompt-lengths need --prompts-from");
+    return failure();
+  }
+  return prompts;
+}
+
+/// Checks that the options of the modes are not mixed; returns an error message or "".
+static std::string checkModeOptions() {
+  bool anyPrompt = !promptFiles.empty() || !promptTexts.empty() || !promptIds.empty() ||
+                   !promptsFrom.empty() || !promptOffsets.empty() || !promptLengths.empty();
+  bool runOptions = !inputs.empty() || !positionalInputs.empty() || !inputsFrom.empty() ||
+                    !outputDir.empty() || !expectFile.empty();
+  if (generate && !evalText.empty())
+    return "--generate and --eval-text are separate runs";
+  if ((generate || !evalText.empty()) && runOptions)
+    return std::string(generate ? "--generate" : "--eval-text") +
+           " takes no --input/--inputs-from/--output-dir/--expect (nor input files)";
+  if (anyPrompt && !generate)
+    return "prompt options need --generate";
+  if ((window.getNumOccurrences() || windows.getNumOccurrences()) && evalText.empty())
+    return "--window/--windows need --eval-text";
+  if (windows.getNumOccurrences() && windows < 1)
+    return "--windows must be at least 1";
+  return "";
+}
+
 /// A compiled artifact (kiln-compile -o model.kiln) runs on the GPU through libkilnrt, with
 /// the artifact runner's own options (runtime/tools/kiln-run).
 static bool isArtifact(int argc, char **argv) {
@@ -277,6 +439,8 @@ int main(int argc, char **argv) {
                                        "reference executor only (--device=cpu)");
   if (modelFile.empty())
     return fail("no model given (usage: kiln-run --device=cpu model.onnx --input NAME=in.npy)");
+  if (std::string error = checkModeOptions(); !error.empty())
+    return fail(error);
 
   DialectRegistry registry;
   registry.insert<kiln::KilnDialect, func::FuncDialect>();
@@ -306,6 +470,40 @@ int main(int argc, char **argv) {
     if (failed(pm.run(*module)))
       return fail("the pass pipeline failed");
   }
+  if (generate) {
+    FailureOr<std::vector<kiln::run::PromptSpec>> prompts = collectPrompts();
+    if (failed(prompts))
+      return 1;
+    kiln::run::GenerationOptions options;
+    options.prompts = std::move(*prompts);
+    options.maxNewTokens = maxNewTokens;
+    options.sampling.temperature = temperature;
+    options.sampling.topK = topK;
+    options.sampling.topP = topP;
+    options.sampling.seed = seed;
+    options.eos = eos;
+    options.truncatePrompt = truncatePrompt;
+    options.fullRecompute = fullRecompute;
+    options.entry = entry;
+    options.outputJson = outputJson;
+    options.quiet = quiet;
+    return kiln::run::runCpuGeneration(*module, options);
+  }
+  if (!evalText.empty()) {
+    kiln::run::EvalTextOptions options;
+    options.file = evalText;
+    options.window = window;
+    if (windows.getNumOccurrences())
+      options.windows = windows;
+    options.fullRecompute = fullRecompute;
+    options.entry = entry;
+    options.outputJson = outputJson;
+    options.quiet = quiet;
+    return kiln::run::runCpuTextEvaluation(*module, options);
+  }
+  if (!outputJson.empty() || fullRecompute)
+    return fail("--output-json and --full-recompute go with --generate or --eval-text");
+
   auto function = module->lookupSymbol<func::FuncOp>(entry);
   if (!function || function.isExternal())
     return fail("the model has no function '@" + entry + "' with a body");

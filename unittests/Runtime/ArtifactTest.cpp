@@ -123,13 +123,9 @@ std::string errorOfArtifact(const Artifact &a) {
   return deserializeError(bytes);
 }
 
-void expectSameArtifact(const Artifact &a, const Artifact &b) {
-  EXPECT_EQ(a.target, b.target);
-  EXPECT_EQ(a.precision, b.precision);
-  EXPECT_EQ(a.producer, b.producer);
-  EXPECT_EQ(a.ptx, b.ptx);
-  EXPECT_EQ(a.cubin, b.cubin);
-  EXPECT_EQ(a.kernels, b.kernels);
+void expectSameEntry(const Entry &a, const Entry &b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.cudaGraphs, b.cudaGraphs);
   ASSERT_EQ(a.symbols.size(), b.symbols.size());
   for (size_t i = 0; i < a.symbols.size(); ++i) {
     EXPECT_EQ(a.symbols[i].name, b.symbols[i].name);
@@ -148,14 +144,6 @@ void expectSameArtifact(const Artifact &a, const Artifact &b) {
   };
   sameBindings(a.inputs, b.inputs);
   sameBindings(a.outputs, b.outputs);
-  ASSERT_EQ(a.buffers.size(), b.buffers.size());
-  for (size_t i = 0; i < a.buffers.size(); ++i) {
-    EXPECT_EQ(a.buffers[i].kind, b.buffers[i].kind);
-    EXPECT_EQ(a.buffers[i].offset, b.buffers[i].offset);
-    EXPECT_EQ(a.buffers[i].capacityBytes, b.buffers[i].capacityBytes);
-  }
-  EXPECT_EQ(a.arenaBytes, b.arenaBytes);
-  EXPECT_EQ(a.weights, b.weights);
   ASSERT_EQ(a.launches.size(), b.launches.size());
   for (size_t i = 0; i < a.launches.size(); ++i) {
     const Launch &x = a.launches[i], &y = b.launches[i];
@@ -176,6 +164,40 @@ void expectSameArtifact(const Artifact &a, const Artifact &b) {
         EXPECT_EQ(x.args[j].scalar, y.args[j].scalar);
       }
     }
+  }
+}
+
+void expectSameArtifact(const Artifact &a, const Artifact &b) {
+  EXPECT_EQ(a.target, b.target);
+  EXPECT_EQ(a.precision, b.precision);
+  EXPECT_EQ(a.producer, b.producer);
+  EXPECT_EQ(a.ptx, b.ptx);
+  EXPECT_EQ(a.cubin, b.cubin);
+  EXPECT_EQ(a.kernels, b.kernels);
+  ASSERT_EQ(a.buffers.size(), b.buffers.size());
+  for (size_t i = 0; i < a.buffers.size(); ++i) {
+    EXPECT_EQ(a.buffers[i].kind, b.buffers[i].kind);
+    EXPECT_EQ(a.buffers[i].offset, b.buffers[i].offset);
+    EXPECT_EQ(a.buffers[i].capacityBytes, b.buffers[i].capacityBytes);
+  }
+  EXPECT_EQ(a.arenaBytes, b.arenaBytes);
+  EXPECT_EQ(a.weights, b.weights);
+  ASSERT_EQ(a.entries.size(), b.entries.size());
+  for (size_t i = 0; i < a.entries.size(); ++i)
+    expectSameEntry(a.entries[i], b.entries[i]);
+  ASSERT_EQ(a.generation.has_value(), b.generation.has_value());
+  if (a.generation) {
+    const Generation &x = *a.generation, &y = *b.generation;
+    EXPECT_EQ(x.cache.layers, y.cache.layers);
+    EXPECT_EQ(x.cache.maxBatch, y.cache.maxBatch);
+    EXPECT_EQ(x.cache.kvHeads, y.cache.kvHeads);
+    EXPECT_EQ(x.cache.maxSeq, y.cache.maxSeq);
+    EXPECT_EQ(x.cache.headDim, y.cache.headDim);
+    EXPECT_EQ(x.cache.dtype, y.cache.dtype);
+    EXPECT_EQ(x.cacheBuffer, y.cacheBuffer);
+    EXPECT_EQ(x.prefillEntry, y.prefillEntry);
+    EXPECT_EQ(x.decodeEntry, y.decodeEntry);
+    EXPECT_EQ(x.vocabSize, y.vocabSize);
   }
 }
 
@@ -362,6 +384,8 @@ TEST(ArtifactFormat, RoundTrip) {
 TEST(ArtifactFormat, EmptyArtifactRoundTrips) {
   Artifact a;
   a.target = "sm_90";
+  a.entries.resize(1);
+  a.entries[0].name = "main";
   std::vector<uint8_t> bytes = serializeArtifact(a);
   Artifact b;
   std::string error;
@@ -399,7 +423,7 @@ TEST(ArtifactFormat, FileRoundTripAndMessagesNameTheFile) {
 TEST(ArtifactFormat, WriteRefusesAnInvalidArtifact) {
   TempDir dir;
   Artifact a = makeSampleArtifact();
-  a.launches[0].kernel = 9;
+  a.entries[0].launches[0].kernel = 9;
   std::string error;
   EXPECT_FALSE(writeArtifactFile(dir.path("bad.kiln"), a, error));
   EXPECT_NE(error.find("uses kernel 9, but there are 2 kernels"), std::string::npos) << error;
@@ -409,8 +433,8 @@ TEST(ArtifactFormat, WriteRefusesAnInvalidArtifact) {
 
 //===-- damage ---------------------------------------------------------------------------------===//
 
-TEST(ArtifactCorruption, TruncationAtEveryLength) {
-  std::vector<uint8_t> bytes = serializeArtifact(makeSampleArtifact());
+void checkTruncationAtEveryLength(const Artifact &artifact) {
+  std::vector<uint8_t> bytes = serializeArtifact(artifact);
   std::string total = std::to_string(bytes.size());
   for (size_t n = 0; n < bytes.size(); ++n) {
     std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + n);
@@ -430,8 +454,12 @@ TEST(ArtifactCorruption, TruncationAtEveryLength) {
   }
 }
 
-TEST(ArtifactCorruption, EveryBitFlipIsDetected) {
-  Artifact a = makeSampleArtifact();
+TEST(ArtifactCorruption, TruncationAtEveryLength) {
+  checkTruncationAtEveryLength(makeSampleArtifact());
+  checkTruncationAtEveryLength(makeGenerationArtifact());
+}
+
+void checkEveryBitFlipIsDetected(Artifact a) {
   a.cubin = {9, 8, 7};
   std::vector<uint8_t> bytes = serializeArtifact(a);
   std::vector<SectionInfo> sections = sectionsOf(bytes);
@@ -470,6 +498,11 @@ TEST(ArtifactCorruption, EveryBitFlipIsDetected) {
   }
 }
 
+TEST(ArtifactCorruption, EveryBitFlipIsDetected) {
+  checkEveryBitFlipIsDetected(makeSampleArtifact());
+  checkEveryBitFlipIsDetected(makeGenerationArtifact());
+}
+
 TEST(ArtifactCorruption, HeaderFlipsNameTheHeader) {
   std::vector<uint8_t> bytes = serializeArtifact(makeSampleArtifact());
   for (size_t at : {16u, 17u, 40u, 56u, 64u, 72u, 100u}) {
@@ -490,7 +523,7 @@ TEST(ArtifactCorruption, WrongMagicAndVersion) {
   std::vector<uint8_t> v7 = bytes;
   set32(v7, 8, 7);
   EXPECT_EQ(deserializeError(v7, &kind),
-            "artifact 'x.kiln' has artifact format version 7, this runtime reads 1");
+            "artifact 'x.kiln' has artifact format version 7, this runtime reads 2");
   EXPECT_EQ(kind, ArtifactErrorKind::Version);
   // Even a v7 file cut short says "version" first: its layout is unknown.
   std::vector<uint8_t> v7short(v7.begin(), v7.begin() + 20);
@@ -531,8 +564,8 @@ TEST(ArtifactCorruption, TrailingBytesAndBadHeaderFields) {
   EXPECT_FALSE(deserializeError(fewer).empty());
 }
 
-TEST(ArtifactCorruption, MalformedMeta) {
-  std::vector<uint8_t> bytes = serializeArtifact(makeSampleArtifact());
+void checkMalformedMeta(const Artifact &artifact) {
+  std::vector<uint8_t> bytes = serializeArtifact(artifact);
   std::vector<uint8_t> meta = metaOf(bytes);
   // A target string claiming 4 GB.
   std::vector<uint8_t> hugeString = meta;
@@ -569,6 +602,11 @@ TEST(ArtifactCorruption, MalformedMeta) {
   }
 }
 
+TEST(ArtifactCorruption, MalformedMeta) {
+  checkMalformedMeta(makeSampleArtifact());
+  checkMalformedMeta(makeGenerationArtifact());
+}
+
 TEST(ArtifactCorruption, OutOfRangeIndices) {
   auto check = [](void (*edit)(Artifact &), const char *expected) {
     Artifact a = makeSampleArtifact();
@@ -580,23 +618,23 @@ TEST(ArtifactCorruption, OutOfRangeIndices) {
     std::string direct;
     EXPECT_FALSE(validateArtifact(a, direct));
   };
-  check([](Artifact &a) { a.launches[0].kernel = 2; },
+  check([](Artifact &a) { a.entries[0].launches[0].kernel = 2; },
         "launch 0 ('add') uses kernel 2, but there are 2 kernels");
-  check([](Artifact &a) { a.launches[0].args[1].buffer = 3; },
+  check([](Artifact &a) { a.entries[0].launches[0].args[1].buffer = 3; },
         "launch 0 ('add') argument 1 uses buffer 3, but there are 3 buffers");
-  check([](Artifact &a) { a.inputs[0].buffer = 7; },
+  check([](Artifact &a) { a.entries[0].inputs[0].buffer = 7; },
         "input 0 ('x') uses buffer 7, but there are 3 buffers");
-  check([](Artifact &a) { a.outputs[0].buffer = 3; },
+  check([](Artifact &a) { a.entries[0].outputs[0].buffer = 3; },
         "output 0 ('y') uses buffer 3, but there are 3 buffers");
-  check([](Artifact &a) { a.inputs[0].buffer = 2; },
+  check([](Artifact &a) { a.entries[0].inputs[0].buffer = 2; },
         "input 0 ('x') is bound to buffer 2, which is not in the arena");
-  check([](Artifact &a) { a.symbols[0].input = 1; },
+  check([](Artifact &a) { a.entries[0].symbols[0].input = 1; },
         "symbol 0 ('seq') refers to input 1, but there are 1 inputs");
-  check([](Artifact &a) { a.symbols[0].dim = 2; },
+  check([](Artifact &a) { a.entries[0].symbols[0].dim = 2; },
         "symbol 0 ('seq') refers to dim 2 of input 'x', which has 2 dims");
-  check([](Artifact &a) { a.symbols[0].dim = 0; },
+  check([](Artifact &a) { a.entries[0].symbols[0].dim = 0; },
         "symbol 0 ('seq') refers to dim 0 of input 'x', whose extent is not that symbol");
-  check([](Artifact &a) { a.symbols[0].maxValue = 0; },
+  check([](Artifact &a) { a.entries[0].symbols[0].maxValue = 0; },
         "symbol 0 ('seq') has maximum 0 (must be >= 1)");
   check([](Artifact &a) { a.buffers[1].capacityBytes = 1000; },
         "buffer 1 (offset 256, 1000 bytes) does not fit in the arena (512 bytes)");
@@ -604,20 +642,20 @@ TEST(ArtifactCorruption, OutOfRangeIndices) {
         "buffer 1 (offset 18446744073709551615, 256 bytes) does not fit in the arena");
   check([](Artifact &a) { a.buffers[2].capacityBytes = 17; },
         "buffer 2 (offset 0, 17 bytes) does not fit in the weights (16 bytes)");
-  check([](Artifact &a) { a.launches[0].grid[1] = Expr::symbol(1); },
+  check([](Artifact &a) { a.entries[0].launches[0].grid[1] = Expr::symbol(1); },
         "launch 0 ('add') grid y: expression step 0 refers to symbol 1, but there are 1 symbols");
-  check([](Artifact &a) { a.launches[0].grid[2].steps.push_back({Expr::Op::Mul, 0}); },
+  check([](Artifact &a) { a.entries[0].launches[0].grid[2].steps.push_back({Expr::Op::Mul, 0}); },
         "launch 0 ('add') grid z: expression step 1 (*) needs two operands, the stack has 1");
-  check([](Artifact &a) { a.launches[0].args[3].scalar.steps.clear(); },
+  check([](Artifact &a) { a.entries[0].launches[0].args[3].scalar.steps.clear(); },
         "launch 0 ('add') argument 3: empty expression");
-  check([](Artifact &a) { a.launches[0].args[3].scalar.steps.push_back({Expr::Op::Const, 1}); },
+  check([](Artifact &a) { a.entries[0].launches[0].args[3].scalar.steps.push_back({Expr::Op::Const, 1}); },
         "launch 0 ('add') argument 3: expression leaves 2 values on the stack instead of 1");
-  check([](Artifact &a) { a.outputs[0].dims[0] = Expr::constant(-1); },
+  check([](Artifact &a) { a.entries[0].outputs[0].dims[0] = Expr::constant(-1); },
         "output 0 ('y') dim 0 is negative (-1)");
-  check([](Artifact &a) { a.launches[0].block[1] = 0; }, "launch 0 ('add') has block y = 0");
-  check([](Artifact &a) { a.launches[0].block[1] = 64; },
+  check([](Artifact &a) { a.entries[0].launches[0].block[1] = 0; }, "launch 0 ('add') has block y = 0");
+  check([](Artifact &a) { a.entries[0].launches[0].block[1] = 64; },
         "launch 0 ('add') has 2048 threads per block (at most 1024)");
-  check([](Artifact &a) { a.outputs.push_back(a.outputs[0]); },
+  check([](Artifact &a) { a.entries[0].outputs.push_back(a.entries[0].outputs[0]); },
         "outputs 0 and 1 are both named 'y'");
   check([](Artifact &a) { a.kernels[1].clear(); }, "kernel 1 has an empty name");
   check([](Artifact &a) { a.ptx.clear(); }, "the artifact has kernels but neither PTX nor a cubin");
@@ -627,8 +665,8 @@ TEST(ArtifactCorruption, HugeTablesStayLinear) {
   // A hostile file may hold many entries: checks must not be quadratic.
   Artifact a = makeSampleArtifact();
   for (int i = 0; i < 50000; ++i)
-    a.outputs.push_back({"o" + std::to_string(i), DType::F32, {Expr::constant(1)}, 1});
-  a.outputs.push_back({"o7", DType::F32, {Expr::constant(1)}, 1});
+    a.entries[0].outputs.push_back({"o" + std::to_string(i), DType::F32, {Expr::constant(1)}, 1});
+  a.entries[0].outputs.push_back({"o7", DType::F32, {Expr::constant(1)}, 1});
   std::string error = errorOfArtifact(a);
   EXPECT_NE(error.find("outputs 8 and 50001 are both named 'o7'"), std::string::npos) << error;
   Expr deep = Expr::symbol(0);
@@ -644,19 +682,164 @@ TEST(ArtifactCorruption, HugeTablesStayLinear) {
 
 TEST(ArtifactCorruption, BadEnumsInMeta) {
   Artifact a = makeSampleArtifact();
-  a.inputs[0].dtype = static_cast<DType>(0);
+  a.entries[0].inputs[0].dtype = static_cast<DType>(0);
   EXPECT_NE(errorOfArtifact(a).find("section 'meta' is malformed: unknown dtype 0 in input"),
             std::string::npos);
   a = makeSampleArtifact();
-  a.launches[0].grid[0].steps[1].op = static_cast<Expr::Op>(200);
+  a.entries[0].launches[0].grid[0].steps[1].op = static_cast<Expr::Op>(200);
   EXPECT_NE(errorOfArtifact(a).find("section 'meta' is malformed: unknown op 200 in launch grid"),
             std::string::npos);
   a = makeSampleArtifact();
   a.buffers[0].kind = static_cast<Buffer::Kind>(5);
   EXPECT_NE(errorOfArtifact(a).find("buffer 0 has unknown kind 5"), std::string::npos);
   a = makeSampleArtifact();
-  a.launches[0].args[0].kind = static_cast<KernelArg::Kind>(3);
+  a.entries[0].launches[0].args[0].kind = static_cast<KernelArg::Kind>(3);
   EXPECT_NE(errorOfArtifact(a).find("launch 0 argument 0 has unknown kind 3"), std::string::npos);
+}
+
+//===-- format v2: entries and generation ----------------------------------------------------===//
+
+TEST(ArtifactFormat, GenerationRoundTrip) {
+  Artifact a = makeGenerationArtifact();
+  std::string error;
+  ASSERT_TRUE(validateArtifact(a, error)) << error;
+  EXPECT_EQ(a.generation->cache.bytesPerSlot(), 1u * 2 * 1 * 32 * 1 * 4);
+  std::vector<uint8_t> bytes = serializeArtifact(a);
+  Artifact b;
+  ASSERT_TRUE(deserializeArtifact(bytes.data(), bytes.size(), b, error)) << error;
+  expectSameArtifact(a, b);
+  ASSERT_EQ(b.entries.size(), 3u);
+  EXPECT_EQ(b.entries[1].name, "prefill");
+  EXPECT_FALSE(b.entries[1].cudaGraphs);
+  EXPECT_TRUE(b.entries[2].cudaGraphs);
+  EXPECT_EQ(b.buffers[b.generation->cacheBuffer].kind, Buffer::Kind::Cache);
+  EXPECT_EQ(serializeArtifact(b), bytes);
+  // Without the generation section (and its cache buffer) it is a plain multi-entry artifact.
+  Artifact plain = makeSampleArtifact();
+  plain.entries.push_back(plain.entries[0]);
+  plain.entries[1].name = "other";
+  plain.entries[1].cudaGraphs = false;
+  bytes = serializeArtifact(plain);
+  ASSERT_TRUE(deserializeArtifact(bytes.data(), bytes.size(), b, error)) << error;
+  expectSameArtifact(plain, b);
+  EXPECT_FALSE(b.generation.has_value());
+}
+
+TEST(ArtifactFormat, KVCacheLayoutBytes) {
+  KVCacheLayout c;
+  c.layers = 12;
+  c.maxBatch = 64;
+  c.kvHeads = 4;
+  c.maxSeq = 2048;
+  c.headDim = 64;
+  c.dtype = DType::F16;
+  EXPECT_EQ(c.bytesPerSlot(), 12ull * 2 * 4 * 2048 * 64 * 2);
+  c.dtype = DType::BF16;
+  EXPECT_EQ(c.bytesPerSlot(), 12ull * 2 * 4 * 2048 * 64 * 2);
+  c.dtype = DType::F32;
+  EXPECT_EQ(c.bytesPerSlot(), 12ull * 2 * 4 * 2048 * 64 * 4);
+  c.layers = c.kvHeads = c.maxSeq = c.headDim = 0xffffffffu;
+  EXPECT_EQ(c.bytesPerSlot(), 0u); // overflow
+}
+
+TEST(ArtifactCorruption, EntriesAndGenerationAreValidated) {
+  auto check = [](void (*edit)(Artifact &), const std::string &expected) {
+    Artifact a = makeGenerationArtifact();
+    edit(a);
+    std::string direct;
+    EXPECT_FALSE(validateArtifact(a, direct)) << expected;
+    EXPECT_EQ(direct, expected);
+    std::string error = errorOfArtifact(a);
+    EXPECT_EQ(error, "artifact 'x.kiln' is corrupt: " + expected);
+  };
+  // Entries.
+  check([](Artifact &a) { a.entries.clear(); a.generation.reset(); a.buffers.pop_back(); },
+        "the artifact has no entries");
+  check([](Artifact &a) { a.entries[2].name = "prefill"; },
+        "entries 1 and 2 are both named 'prefill'");
+  check([](Artifact &a) { a.entries[1].name.clear(); }, "entry 1 has an empty name");
+  // With several entries, messages about one name it.
+  check([](Artifact &a) { a.entries[2].launches[0].kernel = 7; },
+        "entry 2 ('decode'): launch 0 ('lm') uses kernel 7, but there are 3 kernels");
+  check([](Artifact &a) { a.entries[1].symbols[0].maxValue = 0; },
+        "entry 1 ('prefill'): symbol 0 ('seq') has maximum 0 (must be >= 1)");
+  // Cache buffers.
+  check([](Artifact &a) { a.entries[1].inputs[1].buffer = a.generation->cacheBuffer; },
+        "entry 1 ('prefill'): input 1 ('kiln.positions') is bound to buffer 7, which is not in "
+        "the arena");
+  check([](Artifact &a) { a.entries[1].outputs[0].buffer = a.generation->cacheBuffer; },
+        "entry 1 ('prefill'): output 0 ('logits') is bound to buffer 7, the KV cache");
+  check([](Artifact &a) { a.generation.reset(); },
+        "buffer 7 is a KV cache buffer, but the artifact has no generation section");
+  check([](Artifact &a) { a.buffers.push_back(a.buffers[7]); },
+        "buffer 8 is a KV cache buffer, but the cache is buffer 7");
+  check([](Artifact &a) { a.generation->cacheBuffer = 3; },
+        "buffer 7 is a KV cache buffer, but the cache is buffer 3");
+  check([](Artifact &a) { a.buffers[7].capacityBytes = 1000; },
+        "cache buffer 7 (offset 0, 1000 bytes) must have offset 0 and 1024 bytes (4 slots of 256 "
+        "bytes)");
+  check([](Artifact &a) { a.buffers[7].offset = 8; },
+        "cache buffer 7 (offset 8, 1024 bytes) must have offset 0 and 1024 bytes (4 slots of 256 "
+        "bytes)");
+  check([](Artifact &a) {
+          a.generation->cacheBuffer = 9;
+          a.buffers[7].kind = Buffer::Kind::Arena;
+        },
+        "the generation section names cache buffer 9, but there are 8 buffers");
+  check([](Artifact &a) { a.generation->cacheBuffer = 3; a.buffers[7].kind = Buffer::Kind::Arena; },
+        "the generation section names cache buffer 3, which is a buffer of the arena");
+  // The layout.
+  check([](Artifact &a) { a.generation->cache.kvHeads = 0; },
+        "the generation section has a KV cache with kv_heads = 0");
+  check([](Artifact &a) { a.generation->cache.dtype = DType::I8; },
+        "the generation section has a KV cache of int8 (must be float32, float16 or bfloat16)");
+  check([](Artifact &a) { a.generation->vocabSize = 0; },
+        "the generation section has vocabulary size 0 (must be >= 1)");
+  // The entries it names.
+  check([](Artifact &a) { a.generation->decodeEntry = 3; },
+        "the generation section names decode entry 3, but there are 3 entries");
+  check([](Artifact &a) { a.generation->decodeEntry = 1; },
+        "the generation section names entry 1 both for prefill and for decode");
+  check([](Artifact &a) { a.generation->prefillEntry = 0; },
+        "the prefill entry (entry 0, 'main') has 1 inputs; it must take 3 (token ids int64 [1, "
+        "T], 'kiln.positions' int64 [T], 'kiln.slots' int64 [T])");
+  check([](Artifact &a) { a.entries[2].inputs[0].dtype = DType::I32; },
+        "the decode entry (entry 2, 'decode') input 0 is 'input_ids' int32 [1, seq]; the inputs "
+        "must be token ids int64 [1, T], 'kiln.positions' int64 [T], 'kiln.slots' int64 [T] "
+        "with T symbol 0");
+  check([](Artifact &a) { std::swap(a.entries[1].inputs[1].name, a.entries[1].inputs[2].name); },
+        "the prefill entry (entry 1, 'prefill') input 1 is 'kiln.slots' int64 [seq]; the inputs "
+        "must be token ids int64 [1, T], 'kiln.positions' int64 [T], 'kiln.slots' int64 [T] "
+        "with T symbol 0");
+  check([](Artifact &a) { a.entries[1].inputs[2].dims.push_back(Expr::constant(1)); },
+        "the prefill entry (entry 1, 'prefill') input 2 is 'kiln.slots' int64 [seq, 1]; the "
+        "inputs must be token ids int64 [1, T], 'kiln.positions' int64 [T], 'kiln.slots' int64 "
+        "[T] with T symbol 0");
+  check([](Artifact &a) { a.entries[2].outputs.push_back(a.entries[2].outputs[0]);
+                          a.entries[2].outputs[1].name = "extra"; },
+        "the decode entry (entry 2, 'decode') has 2 outputs; it must return only the logits "
+        "(float32 [1, T, vocab])");
+  check([](Artifact &a) { a.generation->vocabSize = 17; },
+        "the prefill entry (entry 1, 'prefill') output 'logits' is float32 [1, seq, 16]; the "
+        "logits must be float32 [1, T, 17]");
+  check([](Artifact &a) { a.entries[2].outputs[0].dtype = DType::F16; },
+        "the decode entry (entry 2, 'decode') output 'logits' is float16 [1, seq, 16]; the "
+        "logits must be float32 [1, T, 16]");
+}
+
+TEST(ArtifactCorruption, BadFlagsInMeta) {
+  // The entry's CUDA graph flag and the generation flag are 0 or 1.
+  Artifact a = makeSampleArtifact();
+  std::vector<uint8_t> bytes = serializeArtifact(a);
+  std::vector<uint8_t> meta = metaOf(bytes);
+  ASSERT_EQ(meta.back(), 0); // no generation section
+  meta.back() = 2;
+  EXPECT_NE(deserializeError(withMeta(bytes, meta))
+                .find("section 'meta' is malformed: generation flag is 2 (must be 0 or 1)"),
+            std::string::npos);
+  meta.back() = 1; // a generation section that is not there
+  EXPECT_NE(deserializeError(withMeta(bytes, meta)).find("section 'meta' is malformed: truncated"),
+            std::string::npos);
 }
 
 //===-- embedded artifacts ----------------------------------------------------------------------===//

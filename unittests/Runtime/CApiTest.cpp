@@ -93,7 +93,7 @@ TEST(RuntimeCApi, UsableFromC) {
 
 TEST(RuntimeCApi, ExpressionDimsInTheSignature) {
   Artifact a = makeSampleArtifact();
-  a.outputs[0].dims[1] = Expr::binary(Expr::Op::Add, Expr::symbol(0), Expr::constant(1));
+  a.entries[0].outputs[0].dims[1] = Expr::binary(Expr::Op::Add, Expr::symbol(0), Expr::constant(1));
   a.buffers[1].capacityBytes = 65 * 4;
   a.arenaBytes = 1024;
   ModelPtr model{loadModel(a)};
@@ -121,12 +121,12 @@ TEST(RuntimeCApi, LoadErrors) {
   EXPECT_EQ(kiln_model_load_memory(flipped.data(), flipped.size(), "w.kiln", &model),
             KILN_ERROR_INVALID_ARTIFACT);
   EXPECT_STREQ(kiln_last_error(), "artifact 'w.kiln': checksum mismatch in section 'weights'");
-  std::vector<uint8_t> v2 = bytes;
-  v2[8] = 2;
-  EXPECT_EQ(kiln_model_load_memory(v2.data(), v2.size(), "v2.kiln", &model),
+  std::vector<uint8_t> v1 = bytes;
+  v1[8] = 1;
+  EXPECT_EQ(kiln_model_load_memory(v1.data(), v1.size(), "v1.kiln", &model),
             KILN_ERROR_ARTIFACT_VERSION);
-  EXPECT_STREQ(kiln_last_error(), "artifact 'v2.kiln' has artifact format version 2, this "
-                                  "runtime reads 1");
+  EXPECT_STREQ(kiln_last_error(), "artifact 'v1.kiln' has artifact format version 1, this "
+                                  "runtime reads 2");
   EXPECT_EQ(kiln_model_load_memory(nullptr, 10, nullptr, &model), KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(kiln_model_load_memory(bytes.data(), bytes.size(), nullptr, nullptr),
             KILN_ERROR_INVALID_ARGUMENT);
@@ -522,7 +522,7 @@ TEST_F(SessionTest, SymbolsSharedByInputsMustAgree) {
   a.buffers.push_back({Buffer::Kind::Arena, 256 + 256, 0}); // grow the arena for 'mask'
   a.arenaBytes = 512 + 512;
   a.buffers.back().capacityBytes = 64 * 8;
-  a.inputs.push_back({"mask", DType::I64, {Expr::constant(1), Expr::symbol(0)}, 3});
+  a.entries[0].inputs.push_back({"mask", DType::I64, {Expr::constant(1), Expr::symbol(0)}, 3});
   create(a);
   std::vector<float> x(64, 0.0f);
   std::vector<int64_t> mask(64, 1);
@@ -541,7 +541,7 @@ TEST_F(SessionTest, KernelFaultsAreStickyAndReported) {
   Artifact a = makeSampleArtifact();
   a.kernels[1] = "fake_fault";
   a.ptx += ".visible .entry fake_fault()\n";
-  a.launches[1].grid[0] = Expr::constant(1);
+  a.entries[0].launches[1].grid[0] = Expr::constant(1);
   create(a);
   std::vector<float> x(8, 0.0f);
   int64_t dims[2] = {1, 8};

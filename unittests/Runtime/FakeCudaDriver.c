@@ -15,6 +15,12 @@
  *
  * A PTX image containing FAKE_JIT_ERROR fails with CUDA_ERROR_INVALID_PTX and a JIT log.
  * Kernels (by name): fake_add_f32 (x, y, w: memrefs; n: int64): y[i] = x[i] + w[0];
+ * fake_lm (ids, positions, slots: int64 memrefs; cache, logits: float memrefs; T, V, M: int64):
+ * a toy language model over a KV cache of M positions per slot (one layer, one head, head dim
+ * 1: K of (slot, pos) at slot * 2M + pos): each token t is written at (slots[t], positions[t]),
+ * then h = sum over p <= positions[t] of (p + 1) * cache[slot, p], mod V, and logits row t is
+ * -0.25 * ((j - h) mod V), so the greedy next token is h; an out-of-range slot or position is
+ * an illegal address;
  * fake_fault: the next synchronisation reports CUDA_ERROR_ILLEGAL_ADDRESS (sticky); any other
  * name does nothing. The runtime ends each parameter array with a null pointer, which is how
  * the fake counts parameters.
@@ -415,6 +421,37 @@ EXPORT CUresult cuFuncSetAttribute(Function *fn, int attrib, int value) {
 
 /*===-- kernels, streams, events, graphs ----------------------------------------------===*/
 
+static void fakeLanguageModel(const Record *r) {
+  if (r->numParams < 28)
+    return;
+  const long long *ids = (const long long *)(uintptr_t)r->params[1];
+  const long long *positions = (const long long *)(uintptr_t)r->params[6];
+  const long long *slots = (const long long *)(uintptr_t)r->params[11];
+  float *cache = (float *)(uintptr_t)r->params[16];
+  long long cacheSize = (long long)r->params[18];
+  float *logits = (float *)(uintptr_t)r->params[21];
+  long long T = (long long)r->params[25], V = (long long)r->params[26],
+            M = (long long)r->params[27];
+  for (long long t = 0; t < T; ++t) {
+    long long at = slots[t] * 2 * M + positions[t];
+    if (slots[t] < 0 || positions[t] < 0 || positions[t] >= M || at >= cacheSize) {
+      pthread_mutex_lock(&lock);
+      stickyError = ILLEGAL_ADDRESS;
+      pthread_mutex_unlock(&lock);
+      return;
+    }
+    cache[at] = (float)ids[t];
+  }
+  for (long long t = 0; t < T; ++t) {
+    long long h = 0;
+    for (long long p = 0; p <= positions[t]; ++p)
+      h += (p + 1) * (long long)cache[slots[t] * 2 * M + p];
+    h %= V;
+    for (long long j = 0; j < V; ++j)
+      logits[t * V + j] = -0.25f * (float)((j - h + V) % V);
+  }
+}
+
 static void execute(const Record *r) {
   pthread_mutex_lock(&lock);
   ++kernelRuns;
@@ -423,6 +460,8 @@ static void execute(const Record *r) {
   if (!strcmp(r->fn->name, "fake_fault"))
     stickyError = ILLEGAL_ADDRESS;
   pthread_mutex_unlock(&lock);
+  if (!strcmp(r->fn->name, "fake_lm"))
+    fakeLanguageModel(r);
   if (!strcmp(r->fn->name, "fake_add_f32") && r->numParams >= 16) {
     const float *x = (const float *)(uintptr_t)r->params[1];
     float *y = (float *)(uintptr_t)r->params[6];

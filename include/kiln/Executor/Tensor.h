@@ -7,7 +7,8 @@
 // storage classes keep the kernels short while results stay bit-faithful to the element type.
 //
 // Tensors are cheap to copy: copies share the element buffer. Kernels treat inputs as immutable
-// and allocate fresh outputs.
+// and allocate fresh outputs; the one exception is an update in place of a buffer no other Tensor
+// shares (hasExclusiveBuffer), as kiln.kv_cache.write does with a cache at its last use.
 //
 //===----------------------------------------------------------------------===//
 
@@ -96,6 +97,11 @@ public:
 
   /// The same elements with another shape of equal element count (shares the buffer).
   Tensor reshaped(llvm::ArrayRef<int64_t> newShape) const;
+  /// A deep copy: the same elements in a buffer of its own.
+  Tensor clone() const;
+  /// Whether no other Tensor shares this one's element buffer, so that writing through the
+  /// mutable accessors changes no other value (the executor's in-place updates check this).
+  bool hasExclusiveBuffer() const;
   /// A converted copy with ONNX Cast semantics (float to int truncates toward zero; NaN/inf to
   /// int is implementation-defined and gives 0 here; to bool is value != 0).
   Tensor castTo(DType target) const;

@@ -40,9 +40,17 @@
 // (batch, head, seq) strides, so ONNX's 3-D [batch, seq, heads * size] layout needs no
 // transpose, and the mask through four broadcast strides (0 along broadcast dims).
 //
+// kiln.kv_cache.attention ... prefill runs the same kernels (`kv_cache_prefill_{mma,simt}_*`)
+// with K and V read in place from the KV cache: their parameters are (q, cache, positions,
+// slots, out), the K/V batch stride is the cache's slot stride, two extra scalars give the
+// layer's K and V offsets within a slot, and the device reads start = positions[0] (kv_len =
+// start + q_len, causal offset start: the diagonal is bottom-right) and the slot slots[0].
+//
 // KILN_ATTENTION=simt in the environment of the compiler forces the SIMT kernel.
 //
 //===----------------------------------------------------------------------===//
+
+#include "AttentionKernels.h"
 
 #include "kiln/Conversion/KilnToGPU/KernelBuilders.h"
 #include "kiln/Conversion/KilnToGPU/KernelEmitter.h"
@@ -65,54 +73,7 @@
 
 using namespace mlir;
 
-namespace kiln::gpu_codegen {
-namespace {
-
-//===----------------------------------------------------------------------===//
-// The problem
-//===----------------------------------------------------------------------===//
-
-enum class MaskKind { None, Additive, Boolean };
-
-/// Everything a kernel body depends on at compile time; all of it is in the kernel name.
-struct AttentionSpec {
-  Type storage;           // element type of Q, K, V and the output in memory
-  int64_t headDim = 0;    // D
-  int64_t vHeadDim = 0;   // Dv
-  int64_t group = 1;      // query heads per KV head
-  float scale = 1.0f;
-  float softcap = 0.0f;   // 0: none
-  bool causal = false;
-  MaskKind mask = MaskKind::None;
-  Type maskStorage;       // storage element type of the mask (i8 for boolean masks)
-  bool nanForEmptyRows = false; // ONNX Attention: a fully masked row is NaN (kiln: 0)
-};
-
-/// The i64 scalar parameters of every attention kernel, in order.
-enum ScalarParam : unsigned {
-  kQLen,
-  kKvLen,
-  kKvHeads,
-  kCausalOffset, // query i sees keys j <= i + offset (may be negative)
-  kQStride,      // 3 strides each: batch, head, seq (the head_dim stride is 1)
-  kKStride = kQStride + 3,
-  kVStride = kKStride + 3,
-  kOStride = kVStride + 3,
-  kMaskStride = kOStride + 3, // 4 strides: batch, head, query, key (0 = broadcast)
-  kMaskKeys = kMaskStride + 4, // keys at or past this index are masked (ONNX pads short masks)
-  kNumScalars
-};
-
-/// Host values of one launch.
-struct AttentionLaunch {
-  Value q, k, v, mask; // host tensors (mask may be null)
-  Value batch, qLen, kvLen;
-  int64_t numHeads = 0, numKvHeads = 0;
-  SmallVector<Value> scalars; // kNumScalars index values
-  ResultSpec result;
-};
-
-enum class Variant { Simt, Mma };
+namespace kiln::gpu_codegen::attention {
 
 std::string floatBits(float value) {
   uint32_t bits;
@@ -122,139 +83,8 @@ std::string floatBits(float value) {
 }
 
 //===----------------------------------------------------------------------===//
-// Device-side IR helpers
+// Device-side IR helpers (KB is in AttentionKernels.h)
 //===----------------------------------------------------------------------===//
-
-/// A builder with the location bound and short names for the arithmetic the kernels use.
-struct KB {
-  OpBuilder &b;
-  Location loc;
-  /// exp() with the rounding error of x * log2(e) compensated (~2 ulp instead of ~|x| ulp);
-  /// the f32 SIMT kernel, which the f32 reference comparisons run, uses it.
-  bool accurateExp = false;
-
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value i32(int32_t v) { return arith::ConstantIntOp::create(b, loc, v, 32); }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32Type(), b.getF32FloatAttr(v));
-  }
-  Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
-  Value zero(Type type) {
-    return arith::ConstantOp::create(b, loc, type, b.getZeroAttr(type));
-  }
-
-  Value add(Value x, Value y) {
-    if (isa<FloatType>(x.getType()))
-      return arith::AddFOp::create(b, loc, x, y);
-    return arith::AddIOp::create(b, loc, x, y);
-  }
-  Value sub(Value x, Value y) {
-    if (isa<FloatType>(x.getType()))
-      return arith::SubFOp::create(b, loc, x, y);
-    return arith::SubIOp::create(b, loc, x, y);
-  }
-  Value mul(Value x, Value y) {
-    if (isa<FloatType>(x.getType()) || isa<VectorType>(x.getType()))
-      return arith::MulFOp::create(b, loc, x, y);
-    return arith::MulIOp::create(b, loc, x, y);
-  }
-  Value add(Value x, int64_t y) { return y == 0 ? x : add(x, idx(y)); }
-  Value mul(Value x, int64_t y) { return y == 1 ? x : mul(x, idx(y)); }
-  Value divu(Value x, int64_t y) {
-    return y == 1 ? x : arith::DivUIOp::create(b, loc, x, idx(y)).getResult();
-  }
-  Value remu(Value x, int64_t y) {
-    return y == 1 ? idx(0) : arith::RemUIOp::create(b, loc, x, idx(y)).getResult();
-  }
-  Value divf(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value fma(Value x, Value y, Value z) { return math::FmaOp::create(b, loc, x, y, z); }
-  Value maxf(Value x, Value y) { return arith::MaximumFOp::create(b, loc, x, y); }
-  /// 2^x: the hardware's ex2.approx.ftz (2 ulp; 0 for -inf and below 2^-126).
-  Value exp2(Value x) {
-    return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
-                                         b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f32"),
-                                         ValueRange{x})
-        .getResult(0);
-  }
-  /// e^x = 2^(x log2 e), one MUFU instruction instead of a polynomial, as FlashAttention does.
-  /// The product x * log2(e) has a rounding error of up to |x| 2^-24 relative; `accurateExp`
-  /// adds it back: hi + lo = x log2(e) with lo from an FMA, e^x = 2^hi (1 + lo ln 2).
-  Value exp(Value x) {
-    if (!accurateExp)
-      return exp2(mul(x, f32(1.4426950408889634)));
-    constexpr double log2eExact = 1.4426950408889634;
-    constexpr float log2e = static_cast<float>(log2eExact); // rounded to f32
-    constexpr double log2eLow = log2eExact - static_cast<double>(log2e);
-    // Below -104 the result flushes to 0 anyway; the clamp keeps -inf out of the FMAs.
-    Value clamped = maxf(x, f32(-104.0));
-    Value hi = mul(clamped, f32(log2e));
-    Value lo = fma(clamped, f32(log2e), arith::NegFOp::create(b, loc, hi));
-    lo = fma(clamped, f32(log2eLow), lo);
-    Value power = exp2(hi);
-    return fma(power, mul(lo, f32(0.6931471805599453)), power);
-  }
-  /// tanh(x) = sign(x) (1 - e^-2|x|) / (1 + e^-2|x|) (absolute error ~1e-7).
-  Value tanh(Value x) {
-    // Plain selects instead of absf/copysign, which GPU-to-NVVM sends to libdevice.
-    Value negative = cmpf(arith::CmpFPredicate::OLT, x, f32(0.0));
-    Value minusX = arith::NegFOp::create(b, loc, x);
-    Value magnitude = select(negative, minusX, x);
-    Value t = exp(mul(magnitude, f32(-2.0)));
-    Value one = f32(1.0);
-    Value positive = divf(sub(one, t), add(one, t));
-    return select(negative, arith::NegFOp::create(b, loc, positive), positive);
-  }
-  Value minsi(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
-  Value maxsi(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
-
-  Value cmpi(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  }
-  Value ult(Value x, Value y) { return cmpi(arith::CmpIPredicate::ult, x, y); }
-  Value slt(Value x, Value y) { return cmpi(arith::CmpIPredicate::slt, x, y); }
-  Value sgt(Value x, Value y) { return cmpi(arith::CmpIPredicate::sgt, x, y); }
-  Value cmpf(arith::CmpFPredicate p, Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, p, x, y);
-  }
-  Value andi(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value ori(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
-  Value select(Value c, Value x, Value y) { return arith::SelectOp::create(b, loc, c, x, y); }
-
-  Value load(Value memref, Value index) {
-    return memref::LoadOp::create(b, loc, memref, ValueRange{index});
-  }
-  void store(Value value, Value memref, Value index) {
-    memref::StoreOp::create(b, loc, value, memref, ValueRange{index});
-  }
-  Value convert(Value value, Type to) { return convertScalar(b, loc, value, to); }
-
-  /// `value` of lane `lane` (an index) of the warp.
-  Value shuffleIdx(Value value, Value lane) {
-    Value laneI32 = arith::IndexCastOp::create(b, loc, b.getI32Type(), lane);
-    return gpu::ShuffleOp::create(b, loc, value, laneI32, i32(32), gpu::ShuffleMode::IDX)
-        .getShuffleResult();
-  }
-  Value shuffleXor(Value value, int32_t mask) {
-    return gpu::ShuffleOp::create(b, loc, value, mask, 32, gpu::ShuffleMode::XOR)
-        .getShuffleResult();
-  }
-  /// Max / sum over the lanes whose ids differ only in the bits of `laneMask` (31: the warp).
-  Value laneMax(Value value, int32_t laneMask) {
-    for (int32_t bit = 16; bit >= 1; bit /= 2)
-      if (laneMask & bit)
-        value = maxf(value, shuffleXor(value, bit));
-    return value;
-  }
-  Value laneSum(Value value, int32_t laneMask) {
-    for (int32_t bit = 16; bit >= 1; bit /= 2)
-      if (laneMask & bit)
-        value = add(value, shuffleXor(value, bit));
-    return value;
-  }
-  void barrier() { gpu::BarrierOp::create(b, loc); }
-};
-
-using ValuesFn = function_ref<SmallVector<Value>(KB &, Value, ValueRange)>;
 
 /// scf.for from `lb` to `ub` by `step` carrying `inits`; returns the final values.
 SmallVector<Value> forLoop(KB &kb, Value lb, Value ub, Value step, ValueRange inits,
@@ -302,6 +132,77 @@ void ifThen(KB &kb, Value cond, function_ref<void(KB &)> thenFn) {
   });
 }
 
+} // namespace kiln::gpu_codegen::attention
+
+namespace kiln::gpu_codegen {
+namespace {
+
+using namespace attention;
+
+//===----------------------------------------------------------------------===//
+// The problem
+//===----------------------------------------------------------------------===//
+
+enum class MaskKind { None, Additive, Boolean };
+
+/// Everything a kernel body depends on at compile time; all of it is in the kernel name.
+struct AttentionSpec {
+  Type storage;           // element type of Q, K, V and the output in memory
+  int64_t headDim = 0;    // D
+  int64_t vHeadDim = 0;   // Dv
+  int64_t group = 1;      // query heads per KV head
+  float scale = 1.0f;
+  float softcap = 0.0f;   // 0: none
+  bool causal = false;
+  MaskKind mask = MaskKind::None;
+  Type maskStorage;       // storage element type of the mask (i8 for boolean masks)
+  bool nanForEmptyRows = false; // ONNX Attention: a fully masked row is NaN (kiln: 0)
+  // kiln.kv_cache.attention ... prefill: K and V are read in place from a KV cache, one buffer
+  // of element type `kvStorage`. The parameters are (q, cache, positions, slots, out); the
+  // scalars end with the element offsets of the layer's K and V within a slot (kKBase,
+  // kVBase) and the slot stride is the K/V batch stride. The device reads start = positions[0]
+  // and slot = slots[0] (the block's batch; Q and O get batch stride 0): kv_len = start +
+  // q_len, and query i sees keys j <= start + i (the diagonal is bottom-right).
+  bool kvCache = false;
+  Type kvStorage;
+};
+
+/// The i64 scalar parameters of every attention kernel, in order.
+enum ScalarParam : unsigned {
+  kQLen,
+  kKvLen,
+  kKvHeads,
+  kCausalOffset, // query i sees keys j <= i + offset (may be negative)
+  kQStride,      // 3 strides each: batch, head, seq (the head_dim stride is 1)
+  kKStride = kQStride + 3,
+  kVStride = kKStride + 3,
+  kOStride = kVStride + 3,
+  kMaskStride = kOStride + 3, // 4 strides: batch, head, query, key (0 = broadcast)
+  kMaskKeys = kMaskStride + 4, // keys at or past this index are masked (ONNX pads short masks)
+  kNumScalars,
+  // Only with AttentionSpec::kvCache: the element offsets of K and V in the cache (past the
+  // slot offset).
+  kKBase = kNumScalars,
+  kVBase,
+  kNumCacheScalars
+};
+
+/// Host values of one launch.
+struct AttentionLaunch {
+  Value q, k, v, mask; // host tensors (mask may be null; k = v = the cache with kvCache)
+  Value positions, slots; // host tensors, with kvCache only
+  Value batch, qLen, kvLen;
+  int64_t numHeads = 0, numKvHeads = 0;
+  SmallVector<Value> scalars; // kNumScalars index values
+  ResultSpec result;
+};
+
+enum class Variant { Simt, Mma };
+
+//===----------------------------------------------------------------------===//
+// Device-side IR helpers
+//===----------------------------------------------------------------------===//
+
 /// A typed 1-D view of `numElements` elements at `byteOffset` of the dynamic shared memory.
 Value sharedView(KB &kb, Value dynamicShared, int64_t byteOffset, Type elementType,
                  int64_t numElements) {
@@ -315,7 +216,8 @@ Value sharedView(KB &kb, Value dynamicShared, int64_t byteOffset, Type elementTy
 /// The kernel's parameters and the position of its block in the problem.
 struct DeviceProblem {
   Value q, k, v, mask, out;
-  Value scalars[kNumScalars];
+  Value scalars[kNumCacheScalars];
+  Value kBase, vBase;    // offsets of K and V in a KV cache (null otherwise)
   Value batch, kvHead;   // of this block
   Value rowBase;         // first problem row of this block
   Value totalRows;       // group * q_len
@@ -326,13 +228,21 @@ DeviceProblem loadProblem(KB &kb, gpu::GPUFuncOp kernel, const AttentionSpec &sp
                           int64_t blockRows) {
   DeviceProblem p;
   unsigned arg = 0;
+  Value positions, slots;
   p.q = kernel.getArgument(arg++);
-  p.k = kernel.getArgument(arg++);
-  p.v = kernel.getArgument(arg++);
+  if (spec.kvCache) {
+    p.k = p.v = kernel.getArgument(arg++);
+    positions = kernel.getArgument(arg++);
+    slots = kernel.getArgument(arg++);
+  } else {
+    p.k = kernel.getArgument(arg++);
+    p.v = kernel.getArgument(arg++);
+  }
   if (spec.mask != MaskKind::None)
     p.mask = kernel.getArgument(arg++);
   p.out = kernel.getArgument(arg++);
-  for (unsigned i = 0; i < kNumScalars; ++i)
+  unsigned numScalars = spec.kvCache ? kNumCacheScalars : kNumScalars;
+  for (unsigned i = 0; i < numScalars; ++i)
     p.scalars[i] = scalarArgument(kb.b, kb.loc, kernel, arg, i);
   p.tid = gpu::ThreadIdOp::create(kb.b, kb.loc, gpu::Dimension::x);
   p.warp = kb.divu(p.tid, 32);
@@ -343,6 +253,15 @@ DeviceProblem loadProblem(KB &kb, gpu::GPUFuncOp kernel, const AttentionSpec &sp
   p.kvHead = arith::RemUIOp::create(kb.b, kb.loc, batchHead, p.scalars[kKvHeads]);
   p.rowBase = kb.mul(rowTile, blockRows);
   p.totalRows = kb.mul(p.scalars[kQLen], spec.group);
+  if (spec.kvCache) {
+    // One sequence at consecutive positions start .. start + q_len - 1 of slot slots[0].
+    Value start = kb.toIndex(kb.load(positions, kb.idx(0)));
+    p.scalars[kCausalOffset] = start;
+    p.scalars[kKvLen] = kb.add(start, p.scalars[kQLen]);
+    p.batch = kb.toIndex(kb.load(slots, kb.idx(0)));
+    p.kBase = p.scalars[kKBase];
+    p.vBase = p.scalars[kVBase];
+  }
   return p;
 }
 
@@ -365,6 +284,14 @@ Value tensorOffset(KB &kb, const DeviceProblem &p, unsigned strideParam, Value b
   Value offset = kb.mul(batch, p.scalars[strideParam]);
   offset = kb.add(offset, kb.mul(head, p.scalars[strideParam + 1]));
   return kb.add(offset, kb.mul(seq, p.scalars[strideParam + 2]));
+}
+
+/// Element offset of key or value `seq` of (batch, head): tensorOffset past `base` (the K or V
+/// offset of a KV cache's layer; null for plain K/V tensors).
+Value kvOffset(KB &kb, const DeviceProblem &p, unsigned strideParam, Value base, Value batch,
+               Value head, Value seq) {
+  Value offset = tensorOffset(kb, p, strideParam, batch, head, seq);
+  return base ? kb.add(base, offset) : offset;
 }
 
 /// The end of the keys any row of this block sees: kv_len, or for causal attention just past
@@ -527,13 +454,17 @@ void copyTile(KB &kb, Value tid, int64_t numThreads, Value source, Value target,
 }
 
 /// Whether 8-element vector accesses of `buffer` along the head dim are aligned: the base is
-/// 16-byte aligned and every stride at `strideParam` is a multiple of 8 elements.
-Value vectorAccessOk(KB &kb, const DeviceProblem &p, Value buffer, unsigned strideParam) {
+/// 16-byte aligned and every stride at `strideParam` (and `offset`, if any) is a multiple of 8
+/// elements.
+Value vectorAccessOk(KB &kb, const DeviceProblem &p, Value buffer, unsigned strideParam,
+                     Value offset = {}) {
   Value pointer = memref::ExtractAlignedPointerAsIndexOp::create(kb.b, kb.loc, buffer);
   Value ok = kb.cmpi(arith::CmpIPredicate::eq, kb.remu(pointer, 16), kb.idx(0));
   for (unsigned i = 0; i < 3; ++i)
     ok = kb.andi(ok, kb.cmpi(arith::CmpIPredicate::eq, kb.remu(p.scalars[strideParam + i], 8),
                              kb.idx(0)));
+  if (offset)
+    ok = kb.andi(ok, kb.cmpi(arith::CmpIPredicate::eq, kb.remu(offset, 8), kb.idx(0)));
   return ok;
 }
 
@@ -635,13 +566,13 @@ void buildSimtBody(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel, const Atte
         copyTile(
             t, p.tid, kThreads, p.k, ks, t.idx(0), kSimtKeys, D, tiling.kStride, keyValid,
             [&](KB &y, Value r) {
-              return tensorOffset(y, p, kKStride, p.batch, p.kvHead, y.add(keyBase, r));
+              return kvOffset(y, p, kKStride, p.kBase, p.batch, p.kvHead, y.add(keyBase, r));
             },
             Value());
         copyTile(
             t, p.tid, kThreads, p.v, vs, t.idx(0), kSimtKeys, Dv, tiling.vStride, keyValid,
             [&](KB &y, Value r) {
-              return tensorOffset(y, p, kVStride, p.batch, p.kvHead, y.add(keyBase, r));
+              return kvOffset(y, p, kVStride, p.vBase, p.batch, p.kvHead, y.add(keyBase, r));
             },
             Value());
         if (tiling.vStride != Dv) {
@@ -760,7 +691,8 @@ MmaTiling mmaTiling(const AttentionSpec &spec) {
 
 bool mmaSupports(const AttentionSpec &spec) {
   return (spec.storage.isF16() || spec.storage.isBF16()) && spec.headDim % 16 == 0 &&
-         spec.headDim <= 128 && spec.vHeadDim % 8 == 0 && spec.vHeadDim <= 128;
+         spec.headDim <= 128 && spec.vHeadDim % 8 == 0 && spec.vHeadDim <= 128 &&
+         (!spec.kvCache || spec.kvStorage == spec.storage);
 }
 
 /// One warp-wide m16n8k16 MMA with f32 accumulation: `a` holds the 4 A pairs of this lane, `b`
@@ -829,8 +761,8 @@ void buildMmaBody(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel, const Atten
   Value warpRow = kb.mul(p.warp, 16);
 
   Value qVector = vectorAccessOk(kb, p, p.q, kQStride);
-  Value kVector = vectorAccessOk(kb, p, p.k, kKStride);
-  Value vVector = vectorAccessOk(kb, p, p.v, kVStride);
+  Value kVector = vectorAccessOk(kb, p, p.k, kKStride, p.kBase);
+  Value vVector = vectorAccessOk(kb, p, p.v, kVStride, p.vBase);
 
   auto loadPair = [&](KB &t, Value memref, Value index) {
     return vector::LoadOp::create(t.b, t.loc, pairType, memref, ValueRange{index},
@@ -904,13 +836,13 @@ void buildMmaBody(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel, const Atten
     copyTile(
         t, p.tid, kThreads, p.k, tiles, kBase(t, stage), kMmaKeys, D, tiling.kStride, keyValid,
         [&](KB &y, Value r) {
-          return tensorOffset(y, p, kKStride, p.batch, p.kvHead, y.add(keyBase, r));
+          return kvOffset(y, p, kKStride, p.kBase, p.batch, p.kvHead, y.add(keyBase, r));
         },
         kVector, /*async=*/true);
     copyTile(
         t, p.tid, kThreads, p.v, tiles, vBase(t, stage), kMmaKeys, Dv, tiling.vStride, keyValid,
         [&](KB &y, Value r) {
-          return tensorOffset(y, p, kVStride, p.batch, p.kvHead, y.add(keyBase, r));
+          return kvOffset(y, p, kVStride, p.vBase, p.batch, p.kvHead, y.add(keyBase, r));
         },
         vVector, /*async=*/true);
   };
@@ -1061,9 +993,14 @@ void buildMmaBody(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel, const Atten
 std::string kernelName(const AttentionSpec &spec, Variant variant) {
   std::string name;
   llvm::raw_string_ostream os(name);
-  os << "attention_" << (variant == Variant::Mma ? "mma" : "simt") << "_"
-     << typeName(spec.storage) << "_d" << spec.headDim << "_dv" << spec.vHeadDim << "_g"
-     << spec.group;
+  if (spec.kvCache)
+    os << "kv_cache_prefill_";
+  else
+    os << "attention_";
+  os << (variant == Variant::Mma ? "mma" : "simt") << "_" << typeName(spec.storage);
+  if (spec.kvCache && spec.kvStorage != spec.storage)
+    os << "_cache_" << typeName(spec.kvStorage);
+  os << "_d" << spec.headDim << "_dv" << spec.vHeadDim << "_g" << spec.group;
   if (spec.causal)
     os << "_causal";
   if (spec.mask == MaskKind::Additive)
@@ -1136,6 +1073,11 @@ LogicalResult emitAttention(Operation *op, KernelEmitter &emitter, AttentionSpec
                            << " is not supported (at most 256)";
   SmallVector<Type> inputTypes = {spec.storage, spec.storage, spec.storage};
   SmallVector<Value> inputs = {launch.q, launch.k, launch.v};
+  if (spec.kvCache) {
+    Type i64 = IntegerType::get(op->getContext(), 64);
+    inputTypes = {spec.storage, spec.kvStorage, i64, i64};
+    inputs = {launch.q, launch.k, launch.positions, launch.slots};
+  }
   if (spec.mask != MaskKind::None) {
     inputTypes.push_back(spec.maskStorage);
     inputs.push_back(launch.mask);
@@ -1151,7 +1093,8 @@ LogicalResult emitAttention(Operation *op, KernelEmitter &emitter, AttentionSpec
     sharedBytes = tiling.sharedBytes();
   }
   gpu::GPUFuncOp kernel = emitter.getOrCreateKernel(
-      kernelName(spec, variant), inputTypes, {spec.storage}, kNumScalars, block,
+      kernelName(spec, variant), inputTypes, {spec.storage},
+      spec.kvCache ? kNumCacheScalars : kNumScalars, block,
       [&](OpBuilder &b, Location loc, gpu::GPUFuncOp f) {
         if (variant == Variant::Mma)
           buildMmaBody(b, loc, f, spec);
@@ -1416,6 +1359,78 @@ LogicalResult lowerOnnxAttention(Operation *op, KernelEmitter &emitter) {
 }
 
 } // namespace
+
+LogicalResult attention::lowerKVCachePrefillAttention(Operation *op, KernelEmitter &emitter) {
+  auto attention = cast<KVCacheAttentionOp>(op);
+  KVCacheType cacheType = attention.getCache().getType();
+  AttentionSpec spec;
+  spec.storage = emitter.storageTensorType(attention.getQuery()).getElementType();
+  if (failed(checkStorage(op, spec.storage)))
+    return failure();
+  AttentionLaunch launch;
+  launch.q = emitter.tensor(attention.getQuery());
+  Value cache = emitter.tensor(attention.getCache());
+  launch.positions = emitter.tensor(attention.getPositions());
+  launch.slots = emitter.tensor(attention.getSlots());
+  if (!launch.q || !cache || !launch.positions || !launch.slots)
+    return failure();
+  launch.k = launch.v = cache;
+  spec.kvStorage = cast<RankedTensorType>(cache.getType()).getElementType();
+  if (failed(checkStorage(op, spec.kvStorage)))
+    return failure();
+  const int64_t D = cacheType.getHeadDim(), M = cacheType.getMaxSeq();
+  launch.numHeads = static_cast<int64_t>(attention.getNumHeads());
+  launch.numKvHeads = cacheType.getKvHeads();
+  spec.headDim = spec.vHeadDim = D;
+  spec.group = launch.numHeads / launch.numKvHeads;
+  spec.scale = attention.getScale().convertToFloat();
+  spec.causal = true;
+  spec.kvCache = true;
+
+  auto qDims = emitter.dims(attention.getQuery(), op);
+  if (failed(qDims))
+    return failure();
+  launch.batch = emitter.index(1);
+  launch.qLen = (*qDims)[2];
+  launch.kvLen = launch.qLen; // not a kernel parameter: start + q_len on the device
+  Value heads = emitter.index(launch.numHeads);
+
+  // Element offsets in the cache: a slot, then per layer K then V as [kv_heads, max_seq, D].
+  const int64_t headElements = M * D;
+  const int64_t kvElements = launch.numKvHeads * headElements;
+  const int64_t slotElements = cacheType.getLayers() * 2 * kvElements;
+  const int64_t kBase = static_cast<int64_t>(attention.getLayer()) * 2 * kvElements;
+
+  SmallVector<Value> &s = launch.scalars;
+  s.push_back(launch.qLen);
+  s.push_back(emitter.index(0)); // kv_len: start + q_len, read on the device
+  s.push_back(emitter.index(launch.numKvHeads));
+  s.push_back(emitter.index(0)); // causal offset: start, read on the device
+  auto packedStrides = [&] {     // Q and O: [1, heads, q_len, D], batch stride 0
+    s.push_back(emitter.index(0));
+    s.push_back(emitter.mul(launch.qLen, emitter.index(D)));
+    s.push_back(emitter.index(D));
+  };
+  auto cacheStrides = [&] {      // K and V: (slot, head, position)
+    s.push_back(emitter.index(slotElements));
+    s.push_back(emitter.index(headElements));
+    s.push_back(emitter.index(D));
+  };
+  packedStrides();
+  cacheStrides();
+  cacheStrides();
+  packedStrides();
+  for (int i = 0; i < 4; ++i) // no mask
+    s.push_back(emitter.index(0));
+  s.push_back(emitter.index(0));
+  s.push_back(emitter.index(kBase));
+  s.push_back(emitter.index(kBase + kvElements));
+  assert(s.size() == kNumCacheScalars && "scalar count");
+
+  SmallVector<Value> outDims = {launch.batch, heads, launch.qLen, emitter.index(D)};
+  launch.result = {emitter.storageTensorType(attention.getOutput()), outDims};
+  return emitAttention(op, emitter, spec, launch);
+}
 
 void populateAttentionLowerings(KernelLowerings &lowerings) {
   lowerings[AttentionOp::getOperationName()] = lowerKilnAttention;

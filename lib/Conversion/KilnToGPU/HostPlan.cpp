@@ -165,6 +165,9 @@ Value getBufferRoot(Value value) {
       value = view.getSource();
     else if (auto castOp = value.getDefiningOp<tensor::CastOp>())
       value = castOp.getSource();
+    else if (auto launch = value.getDefiningOp<LaunchOp>();
+             launch && launch.getTiedInput(cast<OpResult>(value).getResultNumber()))
+      value = launch.getTiedInput(cast<OpResult>(value).getResultNumber());
     else
       return value;
   }

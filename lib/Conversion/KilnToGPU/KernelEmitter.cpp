@@ -330,7 +330,8 @@ gpu::GPUFuncOp KernelEmitter::getOrCreateKernel(
 
 SmallVector<Value> KernelEmitter::launch(gpu::GPUFuncOp kernel, ValueRange inputs,
                                          ArrayRef<ResultSpec> results, ValueRange scalars,
-                                         Grid grid, BlockSize block, int64_t sharedBytes) {
+                                         Grid grid, BlockSize block, int64_t sharedBytes,
+                                         ArrayRef<int64_t> tiedInputs) {
   SmallVector<Type> resultTypes;
   SmallVector<Value> resultDims;
   for (const ResultSpec &spec : results) {
@@ -344,7 +345,8 @@ SmallVector<Value> KernelEmitter::launch(gpu::GPUFuncOp kernel, ValueRange input
   auto launchOp = LaunchOp::create(
       hostBuilder, currentLoc, resultTypes, symbol, inputs, scalars, grid[0], grid[1], grid[2],
       hostBuilder.getDenseI32ArrayAttr({block[0], block[1], block[2]}),
-      hostBuilder.getI64IntegerAttr(sharedBytes), resultDims);
+      hostBuilder.getI64IntegerAttr(sharedBytes), resultDims,
+      tiedInputs.empty() ? DenseI64ArrayAttr() : hostBuilder.getDenseI64ArrayAttr(tiedInputs));
   return SmallVector<Value>(launchOp.getResults());
 }
 
@@ -391,8 +393,17 @@ Value KernelEmitter::convert(Value source, ArrayRef<Value> sourceDims, Type elem
 LogicalResult KernelEmitter::run() {
   Operation *terminator = function.getBody().front().getTerminator();
   SmallVector<Value> results;
+  llvm::BitVector cacheResults(terminator->getNumOperands());
   for (OpOperand &operand : terminator->getOpOperands()) {
     Value value = operand.get();
+    // A returned KV cache was updated in place of the cache argument: lower what updates it,
+    // but it is no result of the plan.
+    if (isa<KVCacheType>(value.getType())) {
+      if (!tensor(value))
+        return failure();
+      cacheResults.set(operand.getOperandNumber());
+      continue;
+    }
     // A returned argument or constant is returned as it is: no round trip through the storage
     // type.
     auto argument = dyn_cast<BlockArgument>(value);
@@ -417,6 +428,8 @@ LogicalResult KernelEmitter::run() {
       hostValue = tensor::CastOp::create(hostBuilder, value.getLoc(), value.getType(), hostValue);
     results.push_back(hostValue);
   }
+  if (cacheResults.any() && failed(function.eraseResults(cacheResults)))
+    return failure();
   terminator->setOperands(results);
 
   // The original ops are dead now (constants the plan reads stay); erase them back to front.
@@ -443,6 +456,7 @@ KernelLowerings getAllKernelLowerings() {
   populateNormalizationLowerings(lowerings);
   populateLinearLowerings(lowerings);
   populateAttentionLowerings(lowerings);
+  populateKVCacheLowerings(lowerings);
   return lowerings;
 }
 

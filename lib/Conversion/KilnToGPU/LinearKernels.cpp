@@ -82,6 +82,8 @@ namespace {
 constexpr int64_t kDynamic = ShapedType::kDynamic;
 /// Largest static M that takes the GEMV kernel.
 constexpr int64_t kGemvMaxRows = 8;
+/// The GEMV path's row limit in a decode entry: any batch a decode step can have.
+constexpr int64_t kDecodeGemvRowLimit = 1 << 20;
 /// Rows of tiles that a group of GEMM blocks walks the columns with (block ordering).
 constexpr int64_t kGroupM = 8;
 
@@ -297,8 +299,12 @@ struct GemmSpec {
   bool hasAddend = false, hasResidual = false;
   Activation activation = Activation::none;
   unsigned batchDims = 0;
-  /// A GEMM kernel that takes a GEMV path when M <= kGemvMaxRows at run time.
+  /// A GEMM kernel that takes a GEMV path when M <= gemvRowLimit at run time.
   bool smallM = false;
+  /// Largest M of the GEMV path; above kGemvMaxRows, the path runs groups of kGemvMaxRows rows
+  /// on more blocks. A decode step takes it for every batch size, so that a row's result does
+  /// not depend on how many rows there are (batched generation gives B = 1's tokens).
+  int64_t gemvRowLimit = kGemvMaxRows;
   /// Elements per global access of the GEMV path (both operands, unchecked).
   int64_t gemvVec = 1;
   TensorCoreTile tc = kTensorCoreLarge;
@@ -409,8 +415,11 @@ struct GemmSpec {
       os << "_res";
     if (batchDims)
       os << "_b" << batchDims;
-    if (smallM)
+    if (smallM) {
       os << "_gemv" << kGemvMaxRows << "c" << gemvCols << "v" << gemvVec;
+      if (gemvRowLimit != kGemvMaxRows)
+        os << "m" << gemvRowLimit;
+    }
     return text;
   }
 };
@@ -1161,6 +1170,8 @@ struct GemvKernel {
     int64_t unroll = rows <= 4 ? kGemvUnroll : 1;
     Value warp = ix.div(tid, 32), lane = ix.rem(tid, 32);
     Value n0 = ix.mul(args.blockN, cols);
+    // The block's first row: row groups of `rows` (the guarded path), else all M rows.
+    Value row0 = guardRows ? ix.mul(args.blockM, rows) : ix.c(0);
     int64_t step = warps * 32 * vec;
     Value start = ix.mul(ix.add(ix.mul(warp, 32), lane), vec);
     SmallVector<Value> colInside;
@@ -1185,8 +1196,9 @@ struct GemvKernel {
               w.push_back(guardedLoad(b, loc, args.b, index, ix.both(kInside, colInside[c]), vec));
             }
             for (int64_t m = 0; m < rows; ++m) {
-              Value index = ix.add(args.aOff, ix.add(ix.mul(ix.c(m), args.lda), k));
-              Value valid = guardRows ? ix.both(kInside, ix.lt(ix.c(m), args.m)) : kInside;
+              Value row = ix.add(row0, m);
+              Value index = ix.add(args.aOff, ix.add(ix.mul(row, args.lda), k));
+              Value valid = guardRows ? ix.both(kInside, ix.lt(row, args.m)) : kInside;
               x.push_back(guardedLoad(b, loc, args.a, index, valid, vec));
             }
             weights.push_back(w);
@@ -1237,7 +1249,7 @@ struct GemvKernel {
             memref::LoadOp::create(b, loc, shared, ValueRange{ix.add(tid, w * outputs)});
         total = arith::AddFOp::create(b, loc, total, partial);
       }
-      Value row = ix.div(tid, cols);
+      Value row = ix.add(row0, ix.div(tid, cols));
       Value col = ix.add(n0, ix.rem(tid, cols));
       storeOutputs(b, loc, spec, args, {total}, row, col);
     });
@@ -1303,10 +1315,14 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
         // are column groups; the GEMM kernels' tiles go in groups of kGroupM rows of tiles
         // that walk the columns together (blocks running at the same time share rows of A
         // and columns of B in L2), as Triton's grouped ordering does.
-        auto placeBlock = [&](OpBuilder &b, Location loc, GemmArgs &args, bool gemv) {
+        // The GEMV path of a GEMM kernel (`rowGroups`) has tiles of kGemvMaxRows rows.
+        auto placeBlock = [&](OpBuilder &b, Location loc, GemmArgs &args, bool gemv,
+                              bool rowGroups) {
           Ix ix(b, loc);
           Value tilesN = ix.ceilDiv(args.n, gemv ? spec.gemvCols : spec.tileN());
-          Value tilesM = gemv ? ix.c(1) : ix.ceilDiv(args.m, spec.tileM());
+          Value tilesM = !gemv      ? ix.ceilDiv(args.m, spec.tileM())
+                         : rowGroups ? ix.ceilDiv(args.m, kGemvMaxRows)
+                                     : ix.c(1);
           Value perBatch = ix.mul(tilesM, tilesN);
           Value batch = ix.c(0), tile = blockX;
           if (spec.batchDims) {
@@ -1314,8 +1330,8 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
             tile = arith::RemUIOp::create(b, loc, blockX, perBatch);
           }
           if (gemv) {
-            args.blockM = ix.c(0);
-            args.blockN = tile;
+            args.blockM = rowGroups ? arith::DivUIOp::create(b, loc, tile, tilesN) : ix.c(0);
+            args.blockN = rowGroups ? ix.rem(tile, tilesN) : tile;
           } else {
             Value groupTiles = ix.mul(tilesN, kGroupM);
             Value group = arith::DivUIOp::create(b, loc, tile, groupTiles);
@@ -1372,7 +1388,7 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
         auto gemm = [&](OpBuilder &b, Location loc) {
           Ix ix(b, loc);
           GemmArgs placed = args;
-          placeBlock(b, loc, placed, spec.kind == GemmKind::Gemv);
+          placeBlock(b, loc, placed, spec.kind == GemmKind::Gemv, false);
           if (!spec.checkA && !spec.checkB) {
             runKernel(b, loc, placed);
             return;
@@ -1413,13 +1429,13 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
           gemm(b, loc);
           return;
         }
-        // M <= kGemvMaxRows at run time: the GEMV path (rows past M are zeros) on the same
-        // threads, with a grid the host sized for it.
+        // M <= gemvRowLimit at run time: the GEMV path (groups of kGemvMaxRows rows, those
+        // past M zeros) on the same threads, with a grid the host sized for it.
         scf::IfOp::create(
-            b, loc, ix.lt(args.m, kGemvMaxRows + 1),
+            b, loc, ix.lt(args.m, spec.gemvRowLimit + 1),
             [&](OpBuilder &b, Location loc) {
               GemmArgs placed = args;
-              placeBlock(b, loc, placed, true);
+              placeBlock(b, loc, placed, true, true);
               placed.alignedA = placed.alignedB = Value();
               Value reduction = sharedBuffer(b, loc, spec.acc,
                                              spec.threads() / 32 * kGemvMaxRows * spec.gemvCols);
@@ -1639,6 +1655,11 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
     // path for M <= kGemvMaxRows, and the grid is sized for the path M takes.
     if (options.gemv && !staticM && spec.aKContig && spec.bKContig && spec.acc.isF32()) {
       spec.smallM = true;
+      // In a decode entry every batch size takes the GEMV path (see gemvRowLimit).
+      auto function = op->getParentOfType<func::FuncOp>();
+      auto entry = function ? function->getAttrOfType<StringAttr>("kiln.entry") : StringAttr();
+      if (entry && entry.getValue() == "decode")
+        spec.gemvRowLimit = kDecodeGemvRowLimit;
       spec.gemvCols = spec.n != kDynamic && spec.n < 2048 ? 2 : 4;
       spec.gemvVec = std::min(spec.checkA ? 1 : spec.vecA, spec.checkB ? 1 : spec.vecB);
     }
@@ -1663,13 +1684,16 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
   for (unsigned d = 0; d < spec.batchDims; ++d)
     llvm::append_range(scalars, ArrayRef<Value>{g.batchSizes[d], g.aStrides[d], g.bStrides[d]});
   if (spec.smallM) {
-    // gridX = M <= kGemvMaxRows ? GEMV blocks : GEMM blocks, in the plan's arithmetic:
-    // large = min(M / (kGemvMaxRows + 1), 1).
+    // gridX = M <= gemvRowLimit ? GEMV blocks : GEMM blocks, in the plan's arithmetic:
+    // large = min(M / (gemvRowLimit + 1), 1).
     OpBuilder &h = e.host();
     Value large = arith::MinUIOp::create(
-        h, e.loc(), arith::DivUIOp::create(h, e.loc(), g.m, e.index(kGemvMaxRows + 1)), e.index(1));
+        h, e.loc(), arith::DivUIOp::create(h, e.loc(), g.m, e.index(spec.gemvRowLimit + 1)),
+        e.index(1));
     Value small = arith::SubIOp::create(h, e.loc(), e.index(1), large);
     Value gemvX = e.mul(e.ceilDiv(g.n, spec.gemvCols), batchCount);
+    if (spec.gemvRowLimit > kGemvMaxRows)
+      gemvX = e.mul(gemvX, e.ceilDiv(g.m, kGemvMaxRows));
     gridX = e.add(e.mul(small, gemvX), e.mul(large, gridX));
     // No blocks at all when M = 0 (A is empty: the GEMV path may not even read its first
     // element).

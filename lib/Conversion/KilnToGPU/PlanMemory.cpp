@@ -96,13 +96,18 @@ struct KilnPlanMemoryPass : public kiln::impl::KilnPlanMemoryPassBase<KilnPlanMe
       buffers.push_back({root, std::max<int64_t>(bytes, 1), first, first, -1});
       return success();
     };
+    // A KV cache argument is the runtime's own allocation, not arena; a result computed in
+    // place of an input (`tied`) shares that input's buffer.
+    auto isCache = [&](BlockArgument argument) {
+      return function.getArgAttr(argument.getArgNumber(), "kiln.kv_cache") != nullptr;
+    };
     for (BlockArgument argument : function.getArguments())
-      if (failed(addBuffer(argument, 0)))
+      if (!isCache(argument) && failed(addBuffer(argument, 0)))
         return failure();
     for (Operation &op : body)
       if (auto launch = dyn_cast<LaunchOp>(op))
-        for (Value result : launch.getResults())
-          if (failed(addBuffer(result, position[&op])))
+        for (auto [i, result] : llvm::enumerate(launch.getResults()))
+          if (!launch.getTiedInput(i) && failed(addBuffer(result, position[&op])))
             return failure();
 
     // Live ranges: a buffer lives until the last op reading it or any view of it.
@@ -121,7 +126,8 @@ struct KilnPlanMemoryPass : public kiln::impl::KilnPlanMemoryPassBase<KilnPlanMe
     // Inputs are written before the first launch and may be read again by any later run's
     // plan step; keep them for the whole run.
     for (BlockArgument argument : function.getArguments())
-      buffers[bufferOf[argument]].lastUse = end + 1;
+      if (!isCache(argument))
+        buffers[bufferOf[argument]].lastUse = end + 1;
 
     std::vector<size_t> order(buffers.size());
     for (size_t i = 0; i < order.size(); ++i)
@@ -153,6 +159,8 @@ struct KilnPlanMemoryPass : public kiln::impl::KilnPlanMemoryPassBase<KilnPlanMe
 
     OpBuilder builder(function.getContext());
     for (BlockArgument argument : function.getArguments()) {
+      if (isCache(argument))
+        continue;
       const PlannedBuffer &buffer = buffers[bufferOf[argument]];
       function.setArgAttr(argument.getArgNumber(), "kiln.arena_offset",
                           builder.getI64IntegerAttr(buffer.offset));
@@ -165,8 +173,10 @@ struct KilnPlanMemoryPass : public kiln::impl::KilnPlanMemoryPassBase<KilnPlanMe
         continue;
       SmallVector<int64_t> offsets, sizes;
       for (Value result : launch.getResults()) {
-        offsets.push_back(buffers[bufferOf[result]].offset);
-        sizes.push_back(buffers[bufferOf[result]].bytes);
+        // -1: in place of a buffer outside the arena (the KV cache).
+        auto it = bufferOf.find(getBufferRoot(result));
+        offsets.push_back(it == bufferOf.end() ? -1 : buffers[it->second].offset);
+        sizes.push_back(it == bufferOf.end() ? -1 : buffers[it->second].bytes);
       }
       launch->setAttr("kiln.arena_offsets", builder.getDenseI64ArrayAttr(offsets));
       launch->setAttr("kiln.arena_bytes", builder.getDenseI64ArrayAttr(sizes));

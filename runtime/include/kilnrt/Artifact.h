@@ -1,8 +1,9 @@
 //===- Artifact.h - the .kiln artifact: what the compiler hands the runtime -------*- C++ -*-===//
 //
-// A compiled model: PTX (and optionally a cubin), the kernels' entry points, the launch
-// sequence with grids and scalar arguments as integer expressions over the model's symbolic
-// dimensions, the device buffers (one arena plus the weights), and the weights themselves.
+// A compiled model: PTX (and optionally a cubin), the kernels' entry points, one or more entries
+// (each a launch sequence with grids and scalar arguments as integer expressions over the
+// entry's symbolic dimensions), the device buffers (one arena, the weights, optionally the KV
+// cache), the weights themselves, and for causal language models the generation section.
 //
 // The binary layout (little-endian, checksummed sections, 256-byte aligned weights) is described
 // in runtime/README.md. Plain C++17; no MLIR, LLVM or CUDA dependency.
@@ -14,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,7 @@
 namespace kilnrt {
 
 /// The artifact format version this runtime writes and reads.
-constexpr uint32_t kArtifactVersion = 1;
+constexpr uint32_t kArtifactVersion = 2;
 
 /// Element types. The values are part of the artifact format (and equal kiln_dtype in kilnrt.h).
 enum class DType : uint8_t {
@@ -91,8 +93,8 @@ struct KILNRT_CXX_API Expr {
   bool operator!=(const Expr &other) const { return !(*this == other); }
 };
 
-/// A symbolic dimension: its value is the actual extent of dim `dim` of input `input`, which must
-/// be 1 <= value <= maxValue.
+/// A symbolic dimension of an entry: its value is the actual extent of dim `dim` of the entry's
+/// input `input`, which must be 1 <= value <= maxValue.
 struct Symbol {
   std::string name;
   uint32_t input;
@@ -100,16 +102,17 @@ struct Symbol {
   int64_t maxValue;
 };
 
-/// A device buffer: a range of the arena (activations, inputs, outputs) or of the weights.
+/// A device buffer: a range of the arena (activations, inputs, outputs), of the weights, or the
+/// KV cache (a separate allocation made by a generator; offset 0, the whole cache).
 struct Buffer {
-  enum class Kind : uint8_t { Arena = 0, Weights = 1 };
+  enum class Kind : uint8_t { Arena = 0, Weights = 1, Cache = 2 };
   Kind kind;
   uint64_t offset;
   uint64_t capacityBytes;
 };
 
-/// A model input or output: its dims as expressions over the symbols, and the buffer holding it
-/// (densely, row-major, from the buffer's start). Inputs must live in the arena.
+/// An entry input or output: its dims as expressions over the entry's symbols, and the buffer
+/// holding it (densely, row-major, from the buffer's start). Inputs must live in the arena.
 struct TensorBinding {
   std::string name;
   DType dtype;
@@ -119,7 +122,8 @@ struct TensorBinding {
 
 /// A kernel argument. Kernel ABI: a Buffer argument is passed as the 5 parameters of an MLIR 1-D
 /// memref descriptor memref<?xT> (T* allocated, T* aligned, int64 offset = 0,
-/// int64 size = capacityBytes / dtypeSize(dtype), int64 stride = 1); a Scalar is one int64.
+/// int64 size = capacityBytes / dtypeSize(dtype), int64 stride = 1; for the Cache buffer the
+/// allocated bytes instead of capacityBytes); a Scalar is one int64.
 struct KernelArg {
   enum class Kind : uint8_t { Buffer = 0, Scalar = 1 };
   Kind kind;
@@ -138,6 +142,35 @@ struct Launch {
   std::vector<KernelArg> args;
 };
 
+/// A function of the model the runtime can run: its symbols, inputs, outputs and launch
+/// sequence. All entries share the artifact's kernels, buffers, arena and weights.
+struct Entry {
+  std::string name;               // "main", "prefill", "decode"
+  std::vector<Symbol> symbols;    // Symbol::input indexes this entry's inputs
+  std::vector<TensorBinding> inputs, outputs;
+  std::vector<Launch> launches;   // executed in order
+  bool cudaGraphs = true;         // false: always launched one by one (e.g. a new T each call)
+};
+
+/// The KV cache's layout: element (slot, layer, kv, head, pos, d), kv 0 = K and 1 = V, at
+/// ((((slot * layers + layer) * 2 + kv) * kvHeads + head) * maxSeq + pos) * headDim + d.
+struct KVCacheLayout {
+  uint32_t layers = 0, maxBatch = 0, kvHeads = 0, maxSeq = 0, headDim = 0;
+  DType dtype = DType::F16;
+  /// layers * 2 * kvHeads * maxSeq * headDim * dtypeSize(dtype); 0 on overflow.
+  KILNRT_CXX_API uint64_t bytesPerSlot() const;
+};
+
+/// What a generator needs: present iff the artifact can generate (prefill and decode entries).
+/// Both entries take, in order, the token ids (int64 [1, T]), "kiln.positions" (int64 [T]) and
+/// "kiln.slots" (int64 [T]), with symbol 0 = T, and return the logits (float32 [1, T, vocab]).
+struct Generation {
+  KVCacheLayout cache;
+  uint32_t cacheBuffer = 0;                     // buffers[cacheBuffer].kind == Buffer::Kind::Cache
+  uint32_t prefillEntry = 0, decodeEntry = 0;   // indices into Artifact::entries
+  int64_t vocabSize = 0;                        // the logits' last dim
+};
+
 struct Artifact {
   std::string target;    // "sm_90" / "sm_80"
   std::string precision; // "fp32" / "fp16" / "bf16"
@@ -145,12 +178,11 @@ struct Artifact {
   std::string ptx;       // always present
   std::vector<uint8_t> cubin;        // optional (empty = JIT the PTX)
   std::vector<std::string> kernels;  // entry-point names in the PTX/cubin, indexed by Launch::kernel
-  std::vector<Symbol> symbols;
-  std::vector<TensorBinding> inputs, outputs;
-  std::vector<Buffer> buffers;
-  uint64_t arenaBytes = 0;
+  std::vector<Buffer> buffers;       // shared by all entries
+  uint64_t arenaBytes = 0;           // the largest over the entries (they never run concurrently)
   std::vector<uint8_t> weights;      // uploaded once per session
-  std::vector<Launch> launches;      // executed in order
+  std::vector<Entry> entries;        // at least one; entries[0] is the default entry ("main")
+  std::optional<Generation> generation;
 };
 
 /// Why reading an artifact failed (the message says it in words).

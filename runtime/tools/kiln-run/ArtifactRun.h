@@ -3,10 +3,13 @@
 //   kiln-run model.kiln [--device=cuda:0] [--input name=file.npy]... [--inputs-from ref.npz]
 //            [--expect ref.npz] [--rtol 1e-3] [--atol 1e-4] [--min-argmax-agreement F]
 //            [--repeat N] [--warmup N] [--output-dir dir] [--print-signature] [--no-cuda-graph]
+//   kiln-run model.kiln --generate --prompt-file p.txt [--max-new-tokens N] [sampling options]
+//   kiln-run model.kiln --eval-text text.bin --window W [--windows N]
 //
 // Runs a compiled artifact on a CUDA device through the runtime's C API, compares outputs with
-// references and reports timing. The main (MLIR) kiln-run calls it for .kiln inputs; the
-// standalone runtime build's kiln-run is just this. No MLIR/LLVM dependency.
+// references and reports timing; generates text from prompts (models with prefill/decode
+// entries) and measures bits per byte on a text. The main (MLIR) kiln-run calls it for .kiln
+// inputs; the standalone runtime build's kiln-run is just this. No MLIR/LLVM dependency.
 //
 //===----------------------------------------------------------------------------------------===//
 

@@ -28,14 +28,14 @@ func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
 
 // -----
 
-// expected-error @+1 {{argument 0 has type 'tensor<4xindex>'; the GPU plan binds ranked tensors}}
+// expected-error @+1 {{argument 0 of @main has type 'tensor<4xindex>'; the GPU plan binds ranked tensors}}
 func.func @main(%x: tensor<4xindex>) -> tensor<4xindex> {
   return %x : tensor<4xindex>
 }
 
 // -----
 
-// expected-error @+1 {{no function @main (and not exactly one function) to lower}}
+// expected-error @+1 {{no function with a body to lower}}
 module {
   func.func private @main(tensor<4xf32>) -> tensor<4xf32>
 }

@@ -386,9 +386,9 @@ func.func @kv_cache_tensor_element(%c: !kiln.kv_cache<layers = 2, max_batch = 1,
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @write_layer_out_of_range(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: tensor<2xi64>) {
+func.func @write_layer_out_of_range(%c: !cache, %k: tensor<1x2x3x32xf16>, %pos: tensor<3xi64>) {
   // expected-error @+1 {{'kiln.kv_cache.write' op layer 2 is out of range for a cache of 2 layers}}
-  %0 = kiln.kv_cache.write %c layer 2, %k, %k at %pos : !cache, tensor<2x2x1x32xf16>, tensor<2xi64>
+  %0 = kiln.kv_cache.write %c layer 2, %k, %k at %pos slots %pos : !cache, tensor<1x2x3x32xf16>, tensor<3xi64>
   return
 }
 
@@ -396,9 +396,9 @@ func.func @write_layer_out_of_range(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: 
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @write_key_rank(%c: !cache, %k: tensor<2x1x32xf16>, %pos: tensor<2xi64>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op key must be [batch, kv_heads, len, head_dim], got 'tensor<2x1x32xf16>'}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<2x1x32xf16>, tensor<2xi64>
+func.func @write_rank(%c: !cache, %k: tensor<2x3x32xf16>, %pos: tensor<3xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.write' op key must be [1, heads, tokens, head_dim], got 'tensor<2x3x32xf16>'}}
+  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos slots %pos : !cache, tensor<2x3x32xf16>, tensor<3xi64>
   return
 }
 
@@ -406,9 +406,9 @@ func.func @write_key_rank(%c: !cache, %k: tensor<2x1x32xf16>, %pos: tensor<2xi64
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, bf16>
 
-func.func @write_key_element_type(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: tensor<2xi64>) {
+func.func @write_element_type(%c: !cache, %k: tensor<1x2x3x32xf16>, %pos: tensor<3xi64>) {
   // expected-error @+1 {{'kiln.kv_cache.write' op key element type 'f16' differs from the cache's 'bf16'}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<2x2x1x32xf16>, tensor<2xi64>
+  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos slots %pos : !cache, tensor<1x2x3x32xf16>, tensor<3xi64>
   return
 }
 
@@ -416,20 +416,10 @@ func.func @write_key_element_type(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: te
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @write_batch_exceeds(%c: !cache, %k: tensor<4x2x1x32xf16>, %pos: tensor<4xi64>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op key 'tensor<4x2x1x32xf16>' does not fit the cache layout '!kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>'}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<4x2x1x32xf16>, tensor<4xi64>
-  return
-}
-
-// -----
-
-// K/V are stored at the cache's kv_heads, never repeated per query head.
-!cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
-
-func.func @write_kv_heads_differ(%c: !cache, %k: tensor<2x8x1x32xf16>, %pos: tensor<2xi64>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op key 'tensor<2x8x1x32xf16>' does not fit the cache layout}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<2x8x1x32xf16>, tensor<2xi64>
+// Tokens are packed along dim 2 of batch 1: a batch dim is not the layout.
+func.func @write_batched(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: tensor<2xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.write' op key 'tensor<2x2x1x32xf16>' does not fit the cache layout '!kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>' (tokens are packed along dim 2 of batch 1)}}
+  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos slots %pos : !cache, tensor<2x2x1x32xf16>, tensor<2xi64>
   return
 }
 
@@ -437,9 +427,9 @@ func.func @write_kv_heads_differ(%c: !cache, %k: tensor<2x8x1x32xf16>, %pos: ten
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @write_len_exceeds(%c: !cache, %k: tensor<1x2x65x32xf16>, %pos: tensor<1xi64>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op key 'tensor<1x2x65x32xf16>' does not fit the cache layout}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<1x2x65x32xf16>, tensor<1xi64>
+func.func @write_kv_heads(%c: !cache, %k: tensor<1x8x3x32xf16>, %pos: tensor<3xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.write' op key 'tensor<1x8x3x32xf16>' does not fit the cache layout}}
+  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos slots %pos : !cache, tensor<1x8x3x32xf16>, tensor<3xi64>
   return
 }
 
@@ -447,9 +437,9 @@ func.func @write_len_exceeds(%c: !cache, %k: tensor<1x2x65x32xf16>, %pos: tensor
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @write_head_dim_differs(%c: !cache, %k: tensor<?x2x?x16xf16>, %pos: tensor<?xi64>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op key 'tensor<?x2x?x16xf16>' does not fit the cache layout}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<?x2x?x16xf16>, tensor<?xi64>
+func.func @write_head_dim(%c: !cache, %k: tensor<1x2x?x16xf16>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.write' op key 'tensor<1x2x?x16xf16>' does not fit the cache layout}}
+  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos slots %pos : !cache, tensor<1x2x?x16xf16>, tensor<?xi64>
   return
 }
 
@@ -457,9 +447,9 @@ func.func @write_head_dim_differs(%c: !cache, %k: tensor<?x2x?x16xf16>, %pos: te
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @write_position_rank(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: tensor<i64>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op position must be [batch] (one start per sequence), got 'tensor<i64>'}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<2x2x1x32xf16>, tensor<i64>
+func.func @write_positions_rank(%c: !cache, %k: tensor<1x2x3x32xf16>, %pos: tensor<i64>) {
+  // expected-error @+1 {{'kiln.kv_cache.write' op positions and slots must be [tokens] (one per packed token), got 'tensor<i64>'}}
+  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos slots %pos : !cache, tensor<1x2x3x32xf16>, tensor<i64>
   return
 }
 
@@ -467,21 +457,9 @@ func.func @write_position_rank(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: tenso
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @write_position_batch(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: tensor<1xi64>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op position must be [batch] (one start per sequence), got 'tensor<1xi64>'}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<2x2x1x32xf16>, tensor<1xi64>
-  return
-}
-
-// -----
-
-// With a dynamic key batch, the positions still bound the batch by the cache's max_batch.
-!cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
-
-func.func @write_position_exceeds_max_batch(%c: !cache, %k: tensor<?x2x1x32xf16>,
-                                            %pos: tensor<4xi64>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op position 'tensor<4xi64>' has more sequences than the cache's max_batch 2}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<?x2x1x32xf16>, tensor<4xi64>
+func.func @write_positions_count(%c: !cache, %k: tensor<1x2x3x32xf16>, %pos: tensor<2xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.write' op positions and slots must be [tokens] (one per packed token), got 'tensor<2xi64>'}}
+  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos slots %pos : !cache, tensor<1x2x3x32xf16>, tensor<2xi64>
   return
 }
 
@@ -489,9 +467,9 @@ func.func @write_position_exceeds_max_batch(%c: !cache, %k: tensor<?x2x1x32xf16>
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @write_position_element_type(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: tensor<2xi32>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op operand #3 must be ranked tensor of 64-bit signless integer values, but got 'tensor<2xi32>'}}
-  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos : !cache, tensor<2x2x1x32xf16>, tensor<2xi32>
+func.func @write_positions_type(%c: !cache, %k: tensor<1x2x3x32xf16>, %pos: tensor<3xi32>) {
+  // expected-error @+1 {{'kiln.kv_cache.write' op operand #3 must be ranked tensor of 64-bit signless integer values, but got 'tensor<3xi32>'}}
+  %0 = kiln.kv_cache.write %c layer 0, %k, %k at %pos slots %pos : !cache, tensor<1x2x3x32xf16>, tensor<3xi32>
   return
 }
 
@@ -499,48 +477,35 @@ func.func @write_position_element_type(%c: !cache, %k: tensor<2x2x1x32xf16>, %po
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @write_value_type(%c: !cache, %k: tensor<2x2x1x32xf16>, %v: tensor<2x2x2x32xf16>,
-                            %pos: tensor<2xi64>) {
+func.func @write_key_value_differ(%c: !cache, %k: tensor<1x2x3x32xf16>, %v: tensor<1x2x4x32xf16>, %pos: tensor<3xi64>) {
   // expected-error @+1 {{'kiln.kv_cache.write' op failed to verify that all of {key, value} have same type}}
-  %0 = "kiln.kv_cache.write"(%c, %k, %v, %pos) <{layer = 0 : i64}>
-      : (!cache, tensor<2x2x1x32xf16>, tensor<2x2x2x32xf16>, tensor<2xi64>) -> !cache
+  %0 = "kiln.kv_cache.write"(%c, %k, %v, %pos, %pos) <{layer = 0 : i64}>
+      : (!cache, tensor<1x2x3x32xf16>, tensor<1x2x4x32xf16>, tensor<3xi64>, tensor<3xi64>) -> !cache
   return
 }
 
 // -----
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
-!other = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 128, head_dim = 32, f16>
 
-func.func @write_updated_type(%c: !cache, %k: tensor<2x2x1x32xf16>, %pos: tensor<2xi64>) {
-  // expected-error @+1 {{'kiln.kv_cache.write' op failed to verify that all of {cache, updated} have same type}}
-  %0 = "kiln.kv_cache.write"(%c, %k, %k, %pos) <{layer = 0 : i64}>
-      : (!cache, tensor<2x2x1x32xf16>, tensor<2x2x1x32xf16>, tensor<2xi64>) -> !other
-  return
-}
-
-// -----
-
-func.func @write_not_a_cache(%c: tensor<2x2x64x32xf16>, %k: tensor<2x2x1x32xf16>,
-                             %pos: tensor<2xi64>) {
+func.func @write_not_a_cache(%c: tensor<2x2x64x32xf16>, %k: tensor<1x2x3x32xf16>, %pos: tensor<3xi64>) {
   // expected-error @+1 {{'kiln.kv_cache.write' op operand #0 must be the key/value cache of a decoder model, but got 'tensor<2x2x64x32xf16>'}}
-  %0 = "kiln.kv_cache.write"(%c, %k, %k, %pos) <{layer = 0 : i64}>
-      : (tensor<2x2x64x32xf16>, tensor<2x2x1x32xf16>, tensor<2x2x1x32xf16>, tensor<2xi64>)
-      -> tensor<2x2x64x32xf16>
+  %0 = "kiln.kv_cache.write"(%c, %k, %k, %pos, %pos) <{layer = 0 : i64}>
+      : (tensor<2x2x64x32xf16>, tensor<1x2x3x32xf16>, tensor<1x2x3x32xf16>, tensor<3xi64>, tensor<3xi64>) -> !cache
   return
 }
 
 //===----------------------------------------------------------------------===//
-// kiln.kv_cache.read
+// kiln.kv_cache.attention
 //===----------------------------------------------------------------------===//
 
 // -----
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @read_length_rank(%c: !cache, %n: tensor<1xi64>) {
-  // expected-error @+1 {{'kiln.kv_cache.read' op length must be a 0-D tensor, got 'tensor<1xi64>'}}
-  %k, %v = kiln.kv_cache.read %c layer 0 length %n : !cache, tensor<1xi64> -> tensor<2x2x?x32xf16>
+func.func @attention_heads_not_multiple(%c: !cache, %q: tensor<1x3x?x32xf16>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.attention' op heads (3) must be a positive multiple of the cache's kv_heads (2)}}
+  %0 = kiln.kv_cache.attention %q, %c layer 0 at %pos slots %pos heads 3 scale 0.5 : tensor<1x3x?x32xf16>, !cache, tensor<?xi64>
   return
 }
 
@@ -548,9 +513,9 @@ func.func @read_length_rank(%c: !cache, %n: tensor<1xi64>) {
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @read_negative_layer(%c: !cache, %n: tensor<i64>) {
-  // expected-error @+1 {{'kiln.kv_cache.read' op layer -1 is out of range for a cache of 2 layers}}
-  %k, %v = kiln.kv_cache.read %c layer -1 length %n : !cache, tensor<i64> -> tensor<2x2x?x32xf16>
+func.func @attention_query_heads(%c: !cache, %q: tensor<1x4x?x32xf16>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.attention' op query 'tensor<1x4x?x32xf16>' does not fit the cache layout}}
+  %0 = kiln.kv_cache.attention %q, %c layer 0 at %pos slots %pos heads 8 scale 0.5 : tensor<1x4x?x32xf16>, !cache, tensor<?xi64>
   return
 }
 
@@ -558,9 +523,9 @@ func.func @read_negative_layer(%c: !cache, %n: tensor<i64>) {
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @read_result_rank(%c: !cache, %n: tensor<i64>) {
-  // expected-error @+1 {{'kiln.kv_cache.read' op result must be [batch, kv_heads, len, head_dim], got 'tensor<4x?x32xf16>'}}
-  %k, %v = kiln.kv_cache.read %c layer 0 length %n : !cache, tensor<i64> -> tensor<4x?x32xf16>
+func.func @attention_layer(%c: !cache, %q: tensor<1x4x?x32xf16>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.attention' op layer 5 is out of range for a cache of 2 layers}}
+  %0 = kiln.kv_cache.attention %q, %c layer 5 at %pos slots %pos heads 4 scale 0.5 : tensor<1x4x?x32xf16>, !cache, tensor<?xi64>
   return
 }
 
@@ -568,9 +533,9 @@ func.func @read_result_rank(%c: !cache, %n: tensor<i64>) {
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @read_result_element_type(%c: !cache, %n: tensor<i64>) {
-  // expected-error @+1 {{'kiln.kv_cache.read' op result element type 'f32' differs from the cache's 'f16'}}
-  %k, %v = kiln.kv_cache.read %c layer 0 length %n : !cache, tensor<i64> -> tensor<2x2x?x32xf32>
+func.func @attention_positions(%c: !cache, %q: tensor<1x4x5x32xf16>, %pos: tensor<4xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.attention' op positions and slots must be [tokens] (one per packed token), got 'tensor<4xi64>'}}
+  %0 = kiln.kv_cache.attention %q, %c layer 0 at %pos slots %pos heads 4 scale 0.5 : tensor<1x4x5x32xf16>, !cache, tensor<4xi64>
   return
 }
 
@@ -578,39 +543,8 @@ func.func @read_result_element_type(%c: !cache, %n: tensor<i64>) {
 
 !cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
 
-func.func @read_len_exceeds(%c: !cache, %n: tensor<i64>) {
-  // expected-error @+1 {{'kiln.kv_cache.read' op result 'tensor<2x2x128x32xf16>' does not fit the cache layout}}
-  %k, %v = kiln.kv_cache.read %c layer 0 length %n : !cache, tensor<i64> -> tensor<2x2x128x32xf16>
-  return
-}
-
-// -----
-
-!cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
-
-func.func @read_kv_heads_differ(%c: !cache, %n: tensor<i64>) {
-  // expected-error @+1 {{'kiln.kv_cache.read' op result 'tensor<?x1x?x32xf16>' does not fit the cache layout}}
-  %k, %v = kiln.kv_cache.read %c layer 0 length %n : !cache, tensor<i64> -> tensor<?x1x?x32xf16>
-  return
-}
-
-// -----
-
-!cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
-
-func.func @read_value_type(%c: !cache, %n: tensor<i64>) {
-  // expected-error @+1 {{'kiln.kv_cache.read' op failed to verify that all of {key, value} have same type}}
-  %k, %v = "kiln.kv_cache.read"(%c, %n) <{layer = 0 : i64}>
-      : (!cache, tensor<i64>) -> (tensor<2x2x?x32xf16>, tensor<2x2x64x32xf16>)
-  return
-}
-
-// -----
-
-!cache = !kiln.kv_cache<layers = 2, max_batch = 2, kv_heads = 2, max_seq = 64, head_dim = 32, f16>
-
-func.func @read_length_element_type(%c: !cache, %n: tensor<i32>) {
-  // expected-error @+1 {{'kiln.kv_cache.read' op operand #1 must be ranked tensor of 64-bit signless integer values, but got 'tensor<i32>'}}
-  %k, %v = kiln.kv_cache.read %c layer 0 length %n : !cache, tensor<i32> -> tensor<2x2x?x32xf16>
+func.func @attention_element_type(%c: !cache, %q: tensor<1x4x?x32xf32>, %pos: tensor<?xi64>) {
+  // expected-error @+1 {{'kiln.kv_cache.attention' op query element type 'f32' differs from the cache's 'f16'}}
+  %0 = kiln.kv_cache.attention %q, %c layer 0 at %pos slots %pos heads 4 scale 0.5 : tensor<1x4x?x32xf32>, !cache, tensor<?xi64>
   return
 }

@@ -165,46 +165,51 @@ func.func @kv_cache_types(
 
 // -----
 
-// Create, write the new K/V of a prefill, read them back (f16).
+// Create, write the K/V of a prompt's tokens, attend over the cache (f16, prefill).
 // CHECK-LABEL: func.func @kv_cache_f16
 // CHECK: %[[C0:[a-z0-9_]+]] = kiln.kv_cache.create : <layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>
-// CHECK: %[[C1:[a-z0-9_]+]] = kiln.kv_cache.write %[[C0]] layer 0, %arg0, %arg1 at %arg2 : <layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>, tensor<1x2x16x32xf16>, tensor<1xi64>
-// CHECK: %[[K:[a-z0-9_]+]], %[[V:[a-z0-9_]+]] = kiln.kv_cache.read %[[C1]] layer 0 length %arg3 : <layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>, tensor<i64> -> tensor<1x2x?x32xf16>
-// CHECK: return %[[K]], %[[V]] : tensor<1x2x?x32xf16>, tensor<1x2x?x32xf16>
-func.func @kv_cache_f16(%k: tensor<1x2x16x32xf16>, %v: tensor<1x2x16x32xf16>,
-                        %pos: tensor<1xi64>, %len: tensor<i64>)
-    -> (tensor<1x2x?x32xf16>, tensor<1x2x?x32xf16>) {
+// CHECK: %[[C1:[a-z0-9_]+]] = kiln.kv_cache.write %[[C0]] layer 0, %arg1, %arg2 at %arg3 slots %arg4 : <layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>, tensor<1x2x16x32xf16>, tensor<16xi64>
+// CHECK: %[[O:[a-z0-9_]+]] = kiln.kv_cache.attention %arg0, %[[C1]] layer 0 at %arg3 slots %arg4 heads 8 scale 1.767800e-01 prefill : tensor<1x8x16x32xf16>, <layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>, tensor<16xi64>
+// CHECK: return %[[O]], %[[C1]]
+func.func @kv_cache_f16(%q: tensor<1x8x16x32xf16>, %k: tensor<1x2x16x32xf16>,
+                        %v: tensor<1x2x16x32xf16>, %pos: tensor<16xi64>, %slots: tensor<16xi64>)
+    -> (tensor<1x8x16x32xf16>,
+        !kiln.kv_cache<layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>) {
   %c0 = kiln.kv_cache.create
       : !kiln.kv_cache<layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>
-  %c1 = kiln.kv_cache.write %c0 layer 0, %k, %v at %pos
+  %c1 = kiln.kv_cache.write %c0 layer 0, %k, %v at %pos slots %slots
       : !kiln.kv_cache<layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>,
-        tensor<1x2x16x32xf16>, tensor<1xi64>
-  %rk, %rv = kiln.kv_cache.read %c1 layer 0 length %len
-      : !kiln.kv_cache<layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>,
-        tensor<i64> -> tensor<1x2x?x32xf16>
-  return %rk, %rv : tensor<1x2x?x32xf16>, tensor<1x2x?x32xf16>
+        tensor<1x2x16x32xf16>, tensor<16xi64>
+  %o = kiln.kv_cache.attention %q, %c1 layer 0 at %pos slots %slots heads 8 scale 0.17678 prefill
+      : tensor<1x8x16x32xf16>,
+        !kiln.kv_cache<layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>,
+        tensor<16xi64>
+  return %o, %c1 : tensor<1x8x16x32xf16>,
+      !kiln.kv_cache<layers = 2, max_batch = 1, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>
 }
 
 // -----
 
-// A decode step in bf16 on the last layer: one new token per sequence of a dynamic batch, a
-// read of a static length, and a cache threaded through a layer as an operand.
+// A decode step in bf16 on the last layer: one new token for each of a dynamic number of
+// sequences (MQA), and the cache threaded through a layer as an operand.
 // CHECK-LABEL: func.func @kv_cache_bf16_decode
 // CHECK-SAME: %[[CACHE:[a-z0-9]+]]: !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>
-// CHECK: %[[W:[a-z0-9_]+]] = kiln.kv_cache.write %[[CACHE]] layer 3, %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}} at %{{[a-z0-9_]+}} : <layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>, tensor<?x1x1x64xbf16>, tensor<?xi64>
-// CHECK: %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}} = kiln.kv_cache.read %[[W]] layer 3 length %{{[a-z0-9_]+}} : <layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>, tensor<i64> -> tensor<8x1x512x64xbf16>
+// CHECK: %[[W:[a-z0-9_]+]] = kiln.kv_cache.write %[[CACHE]] layer 3, %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}} at %{{[a-z0-9_]+}} slots %{{[a-z0-9_]+}} : <layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>, tensor<1x1x?x64xbf16>, tensor<?xi64>
+// CHECK: kiln.kv_cache.attention %{{[a-z0-9_]+}}, %[[W]] layer 3 at %{{[a-z0-9_]+}} slots %{{[a-z0-9_]+}} heads 4 scale 1.250000e-01 : tensor<1x4x?x64xbf16>
 // CHECK: kiln.layer 3(%[[W]]) : (!kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>) -> !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16> {
 func.func @kv_cache_bf16_decode(
     %cache: !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>,
-    %k: tensor<?x1x1x64xbf16>, %v: tensor<?x1x1x64xbf16>, %pos: tensor<?xi64>, %len: tensor<i64>)
-    -> (tensor<8x1x512x64xbf16>,
+    %q: tensor<1x4x?x64xbf16>, %k: tensor<1x1x?x64xbf16>, %v: tensor<1x1x?x64xbf16>,
+    %pos: tensor<?xi64>, %slots: tensor<?xi64>)
+    -> (tensor<1x4x?x64xbf16>,
         !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>) {
-  %w = kiln.kv_cache.write %cache layer 3, %k, %v at %pos
+  %w = kiln.kv_cache.write %cache layer 3, %k, %v at %pos slots %slots
       : !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>,
-        tensor<?x1x1x64xbf16>, tensor<?xi64>
-  %rk, %rv = kiln.kv_cache.read %w layer 3 length %len
-      : !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>,
-        tensor<i64> -> tensor<8x1x512x64xbf16>
+        tensor<1x1x?x64xbf16>, tensor<?xi64>
+  %o = kiln.kv_cache.attention %q, %w layer 3 at %pos slots %slots heads 4 scale 0.125
+      : tensor<1x4x?x64xbf16>,
+        !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>,
+        tensor<?xi64>
   %l = kiln.layer 3 (%w)
       : (!kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>)
       -> !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16> {
@@ -212,7 +217,7 @@ func.func @kv_cache_bf16_decode(
     kiln.yield %c
         : !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>
   }
-  return %rk, %l
-      : tensor<8x1x512x64xbf16>,
+  return %o, %l
+      : tensor<1x4x?x64xbf16>,
         !kiln.kv_cache<layers = 4, max_batch = 8, kv_heads = 1, max_seq = 512, head_dim = 64, bf16>
 }

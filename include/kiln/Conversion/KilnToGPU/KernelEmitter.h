@@ -113,10 +113,13 @@ public:
                                             mlir::gpu::GPUFuncOp)> buildBody);
 
   /// Emits `kiln.launch` of `kernel` on host tensors `inputs`, producing `results`.
+  /// `tiedInputs` (empty, or one per result): the input index whose buffer the result is
+  /// computed in place of, or -1 (see kiln.launch's `tied`).
   llvm::SmallVector<mlir::Value> launch(mlir::gpu::GPUFuncOp kernel, mlir::ValueRange inputs,
                                         llvm::ArrayRef<ResultSpec> results,
                                         mlir::ValueRange scalars, Grid grid, BlockSize block,
-                                        int64_t sharedBytes = 0);
+                                        int64_t sharedBytes = 0,
+                                        llvm::ArrayRef<int64_t> tiedInputs = {});
 
   /// `kiln.view` of host tensor `source` as `type` with dims `dims` (all of them).
   mlir::Value view(mlir::Value source, mlir::RankedTensorType type,
@@ -166,6 +169,7 @@ void populateReductionLowerings(KernelLowerings &lowerings);
 void populateNormalizationLowerings(KernelLowerings &lowerings);
 void populateLinearLowerings(KernelLowerings &lowerings);
 void populateAttentionLowerings(KernelLowerings &lowerings);
+void populateKVCacheLowerings(KernelLowerings &lowerings);
 
 /// Every template above.
 KernelLowerings getAllKernelLowerings();

@@ -30,7 +30,30 @@ LogicalResult LaunchOp::verify() {
   if (static_cast<int64_t>(getResultDims().size()) != expected)
     return emitOpError() << "results have " << expected << " dynamic dims but " <<
            getResultDims().size() << " dims are given";
+  if (std::optional<ArrayRef<int64_t>> tied = getTied()) {
+    if (tied->size() != getNumResults())
+      return emitOpError() << "tied has " << tied->size() << " entries for " << getNumResults()
+                           << " results";
+    for (auto [i, input] : llvm::enumerate(*tied)) {
+      if (input == -1)
+        continue;
+      if (input < 0 || input >= static_cast<int64_t>(getInputs().size()))
+        return emitOpError() << "result " << i << " is tied to input " << input
+                             << ", which does not exist";
+      if (getInputs()[input].getType() != getResult(i).getType())
+        return emitOpError() << "result " << i << " (" << getResult(i).getType()
+                             << ") is tied to input " << input << " of another type ("
+                             << getInputs()[input].getType() << ")";
+    }
+  }
   return success();
+}
+
+Value LaunchOp::getTiedInput(unsigned resultIndex) {
+  std::optional<ArrayRef<int64_t>> tied = getTied();
+  if (!tied || (*tied)[resultIndex] < 0)
+    return {};
+  return getInputs()[(*tied)[resultIndex]];
 }
 
 ValueRange LaunchOp::getDynamicDims(unsigned resultIndex) {

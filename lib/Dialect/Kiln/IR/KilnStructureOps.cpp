@@ -59,57 +59,58 @@ std::pair<int64_t, int64_t> LayerGroupOp::getLayerRange() {
   return {first, first + static_cast<int64_t>(std::distance(layers.begin(), layers.end()))};
 }
 
-/// Checks a per-layer K or V tensor `[batch, kv_heads, len, head_dim]` against the cache.
-static LogicalResult verifyCacheTensor(Operation *op, StringRef name, KVCacheType cache,
-                                       int64_t layer, Type type) {
+/// Checks a packed per-layer tensor `[1, heads, tokens, head_dim]` of the cache's element type
+/// (`heads` is the cache's kv_heads, or any count for queries: -1), and the layer index.
+static LogicalResult verifyPackedTensor(Operation *op, StringRef name, KVCacheType cache,
+                                        int64_t layer, Type type, int64_t heads) {
   if (layer < 0 || layer >= cache.getLayers())
     return op->emitOpError() << "layer " << layer << " is out of range for a cache of "
                              << cache.getLayers() << " layers";
   auto tensor = cast<RankedTensorType>(type);
   if (tensor.getRank() != 4)
-    return op->emitOpError() << name << " must be [batch, kv_heads, len, head_dim], got "
-                             << tensor;
+    return op->emitOpError() << name << " must be [1, heads, tokens, head_dim], got " << tensor;
   if (tensor.getElementType() != cache.getElementType())
     return op->emitOpError() << name << " element type " << tensor.getElementType()
                              << " differs from the cache's " << cache.getElementType();
-  auto exceeds = [](int64_t dim, int64_t limit) {
-    return !ShapedType::isDynamic(dim) && dim > limit;
-  };
   auto differs = [](int64_t dim, int64_t expected) {
     return !ShapedType::isDynamic(dim) && dim != expected;
   };
   ArrayRef<int64_t> shape = tensor.getShape();
-  if (exceeds(shape[0], cache.getMaxBatch()) || differs(shape[1], cache.getKvHeads()) ||
-      exceeds(shape[2], cache.getMaxSeq()) || differs(shape[3], cache.getHeadDim()))
+  if (differs(shape[0], 1) || (heads >= 0 && differs(shape[1], heads)) ||
+      differs(shape[3], cache.getHeadDim()))
     return op->emitOpError() << name << " " << tensor << " does not fit the cache layout "
-                             << cache;
+                             << cache << " (tokens are packed along dim 2 of batch 1)";
+  return success();
+}
+
+/// Checks that `positions` is `[tokens]` with as many tokens as `packed` has in dim 2.
+static LogicalResult verifyTokenIndices(Operation *op, Value positions, Type packed) {
+  auto indices = cast<RankedTensorType>(positions.getType());
+  int64_t tokens = cast<RankedTensorType>(packed).getShape()[2];
+  if (indices.getRank() != 1 ||
+      (!ShapedType::isDynamic(indices.getShape()[0]) && !ShapedType::isDynamic(tokens) &&
+       indices.getShape()[0] != tokens))
+    return op->emitOpError() << "positions and slots must be [tokens] (one per packed token), got "
+                             << indices;
   return success();
 }
 
 LogicalResult KVCacheWriteOp::verify() {
   KVCacheType cache = getCache().getType();
-  if (failed(verifyCacheTensor(*this, "key", cache, static_cast<int64_t>(getLayer()),
-                               getKey().getType())))
+  if (failed(verifyPackedTensor(*this, "key", cache, static_cast<int64_t>(getLayer()),
+                                getKey().getType(), cache.getKvHeads())))
     return failure();
-  auto position = cast<RankedTensorType>(getPosition().getType());
-  auto key = cast<RankedTensorType>(getKey().getType());
-  if (position.getRank() != 1 ||
-      (!ShapedType::isDynamic(position.getShape()[0]) &&
-       !ShapedType::isDynamic(key.getShape()[0]) && position.getShape()[0] != key.getShape()[0]))
-    return emitOpError() << "position must be [batch] (one start per sequence), got "
-                         << position;
-  // With a dynamic key batch, the positions alone bound the batch.
-  if (!ShapedType::isDynamic(position.getShape()[0]) &&
-      position.getShape()[0] > cache.getMaxBatch())
-    return emitOpError() << "position " << position << " has more sequences than the cache's "
-                         << "max_batch " << cache.getMaxBatch();
-  return success();
+  return verifyTokenIndices(*this, getPositions(), getKey().getType());
 }
 
-LogicalResult KVCacheReadOp::verify() {
-  auto length = cast<RankedTensorType>(getLength().getType());
-  if (length.getRank() != 0)
-    return emitOpError() << "length must be a 0-D tensor, got " << length;
-  return verifyCacheTensor(*this, "result", getCache().getType(),
-                           static_cast<int64_t>(getLayer()), getKey().getType());
+LogicalResult KVCacheAttentionOp::verify() {
+  KVCacheType cache = getCache().getType();
+  int64_t heads = static_cast<int64_t>(getNumHeads());
+  if (heads <= 0 || heads % cache.getKvHeads() != 0)
+    return emitOpError() << "heads (" << heads << ") must be a positive multiple of the cache's "
+                         << "kv_heads (" << cache.getKvHeads() << ")";
+  if (failed(verifyPackedTensor(*this, "query", cache, static_cast<int64_t>(getLayer()),
+                                getQuery().getType(), heads)))
+    return failure();
+  return verifyTokenIndices(*this, getPositions(), getQuery().getType());
 }

@@ -34,12 +34,18 @@ struct FunctionSummary {
   SmallVector<LayerOp> layers;
   SmallVector<LayerGroupOp> layerGroups;
   SmallVector<KVCacheType> caches;
+  int64_t cachedAttentions = 0;
   /// Softmax / ONNX Attention ops kiln-fuse-attention left alone, with its reason.
   SmallVector<std::pair<Location, std::string>> notFused;
 };
 
 FunctionSummary summarize(Operation *root) {
   FunctionSummary summary;
+  // An entry point of kiln-kv-cache receives its cache as an argument.
+  if (auto function = dyn_cast<func::FuncOp>(root))
+    for (Type type : function.getArgumentTypes())
+      if (auto cache = dyn_cast<KVCacheType>(type))
+        summary.caches.push_back(cache);
   root->walk([&](Operation *op) {
     StringRef name = op->getName().getStringRef();
     if (auto reason = op->getAttrOfType<StringAttr>("kiln.fusion_failure"))
@@ -52,6 +58,7 @@ FunctionSummary summarize(Operation *root) {
     llvm::TypeSwitch<Operation *>(op)
         .Case([&](ConstantOp) { ++summary.constants; })
         .Case([&](AttentionOp attention) { summary.attentions.push_back(attention); })
+        .Case([&](KVCacheAttentionOp) { ++summary.cachedAttentions; })
         .Case([&](LinearOp linear) {
           ++summary.linears;
           ++summary.linearActivations[stringifyActivation(linear.getActivation())];
@@ -128,7 +135,9 @@ void printSummary(raw_ostream &os, StringRef name, const FunctionSummary &s) {
   }
   os << "\n  kv caches: " << s.caches.size();
   for (KVCacheType cache : s.caches)
-    os << " (" << cache.getSizeInBytes() << " bytes)";
+    os << " (" << cache << ", " << cache.getSizeInBytes() << " bytes)";
+  if (s.cachedAttentions)
+    os << "\n  attention over the kv cache: " << s.cachedAttentions;
   os << "\n";
 }
 

@@ -887,6 +887,13 @@ void SymbolicShapes::inferOp(Operation *op) {
         result[3] = (*v)[3];
         setDims(attention.getResult(), result);
       })
+      .Case([&](KVCacheAttentionOp attention) {
+        // The result has the query's shape (the cache holds head_dim-sized values).
+        if (const DimList *q = dimsOf(attention.getQuery()))
+          setDims(attention.getOutput(), *q);
+        else
+          declared(attention.getOutput());
+      })
       .Default([&](Operation *) {
         for (Value result : op->getResults())
           declared(result);

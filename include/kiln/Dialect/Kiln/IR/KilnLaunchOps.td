@@ -24,6 +24,11 @@ def Kiln_LaunchOp : Kiln_Op<"launch", [Pure, AttrSizedOperandSegments,
     result (each a fresh, contiguous row-major buffer), and one `i64` per scalar. Tensors are
     values here; kiln-plan-memory gives every result an arena offset.
 
+    `tied` (optional, one entry per result) marks results computed in place: entry `i` is
+    the index of the input whose buffer result `i` reuses, or -1 for a fresh buffer. A tied
+    result is still passed as its own parameter (the same buffer as the input); the input must
+    not be used after the launch. The KV cache is updated this way.
+
     `dims` holds one index per dynamic dim of the results, in result order; grid sizes and
     scalars are host index values computed from the function's argument dims (`tensor.dim`)
     with `arith` ops, which the runtime re-evaluates on each run.
@@ -38,12 +43,13 @@ def Kiln_LaunchOp : Kiln_Op<"launch", [Pure, AttrSizedOperandSegments,
                        Variadic<Index>:$scalars, Index:$grid_x, Index:$grid_y, Index:$grid_z,
                        DenseI32ArrayAttr:$block,
                        DefaultValuedAttr<I64Attr, "0">:$shared_memory,
-                       Variadic<Index>:$result_dims);
+                       Variadic<Index>:$result_dims,
+                       OptionalAttr<DenseI64ArrayAttr>:$tied);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = [{
     $kernel `(` $inputs `)` (`scalars` `(` $scalars^ `)`)?
     `grid` `(` $grid_x `,` $grid_y `,` $grid_z `)` `block` $block
-    (`shared` $shared_memory^)? (`dims` `(` $result_dims^ `)`)?
+    (`shared` $shared_memory^)? (`dims` `(` $result_dims^ `)`)? (`tied` $tied^)?
     attr-dict `:` functional-type($inputs, $results)
   }];
   let hasVerifier = 1;
@@ -51,6 +57,8 @@ def Kiln_LaunchOp : Kiln_Op<"launch", [Pure, AttrSizedOperandSegments,
     /// The host index values of result `i`'s dims (constants are materialised by the caller:
     /// this returns only what `dims` holds, one per dynamic dim of that result).
     ::mlir::ValueRange getDynamicDims(unsigned resultIndex);
+    /// The input result `i` is computed in place of, or null.
+    ::mlir::Value getTiedInput(unsigned resultIndex);
   }];
 }
 

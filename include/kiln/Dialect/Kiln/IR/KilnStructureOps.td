@@ -90,44 +90,66 @@ def Kiln_KVCacheCreateOp : Kiln_Op<"kv_cache.create", [Pure]> {
 }
 
 def Kiln_KVCacheWriteOp : Kiln_Op<"kv_cache.write",
-    [Pure, AllTypesMatch<["cache", "updated"]>, AllTypesMatch<["key", "value"]>]> {
-  let summary = "stores new keys and values of one layer at given positions";
+    [Pure, AllTypesMatch<["cache", "updated"]>, AllTypesMatch<["key", "value"]>,
+     AllTypesMatch<["positions", "slots"]>]> {
+  let summary = "stores the keys and values of new tokens of one layer";
   let description = [{
-    `key` and `value` are `[batch, kv_heads, new_len, head_dim]`; `position` (`[batch]` i64)
-    is where each sequence's new entries start. Returns the updated cache.
+    Tokens are packed: `key` and `value` are `[1, kv_heads, tokens, head_dim]`, and token `t`
+    belongs to the sequence in cache slot `slots[t]` at position `positions[t]` (both
+    `[tokens]` i64). Its K/V vectors are stored at that slot and position; the result is the
+    updated cache. Tokens of several sequences, at different positions, can be written at once
+    (no padding to a common length). Out-of-range slots or positions are undefined behaviour
+    (the runtime checks them before a step).
 
     ```mlir
-    %c1 = kiln.kv_cache.write %c0 layer 0, %k, %v at %pos : !kiln.kv_cache<...>,
-        tensor<1x2x1x32xf16>, tensor<1xi64>
+    %c1 = kiln.kv_cache.write %c0 layer 0, %k, %v at %pos slots %slots : !kiln.kv_cache<...>,
+        tensor<1x2x?x32xf32>, tensor<?xi64>
     ```
   }];
   let arguments = (ins Kiln_KVCacheType:$cache, I64Attr:$layer, Kiln_RankedFloatTensor:$key,
-                       Kiln_RankedFloatTensor:$value, Kiln_RankedI64Tensor:$position);
+                       Kiln_RankedFloatTensor:$value, Kiln_RankedI64Tensor:$positions,
+                       Kiln_RankedI64Tensor:$slots);
   let results = (outs Kiln_KVCacheType:$updated);
   let assemblyFormat = [{
-    $cache `layer` $layer `,` $key `,` $value `at` $position attr-dict `:` type($cache) `,`
-    type($key) `,` type($position)
+    $cache `layer` $layer `,` $key `,` $value `at` $positions `slots` $slots attr-dict `:`
+    type($cache) `,` type($key) `,` type($positions)
   }];
   let hasVerifier = 1;
 }
 
-def Kiln_KVCacheReadOp : Kiln_Op<"kv_cache.read",
-    [Pure, AllTypesMatch<["key", "value"]>]> {
-  let summary = "the first `length` cached keys and values of one layer";
+def Kiln_KVCacheAttentionOp : Kiln_Op<"kv_cache.attention",
+    [Pure, AllElementTypesMatch<["query", "output"]>, AllTypesMatch<["positions", "slots"]>,
+     AllTypesMatch<["query", "output"]>]> {
+  let summary = "causal attention of new tokens over one layer of the KV cache";
   let description = [{
-    Results are `[batch, kv_heads, length, head_dim]` views of the cache (no copy once
-    lowered); `length` is a 0-D i64 tensor.
+    `query` is `[1, num_heads, tokens, head_dim]`, packed like `kiln.kv_cache.write`'s keys:
+    token `t` attends to the cached keys and values of slot `slots[t]` at positions
+    `0 .. positions[t]` (its own included, so the cache must have been written first):
+
+    `output[0, h, t] = softmax(scale * q[0, h, t] K[slot, g(h), 0:pos+1]^T) V[slot, g(h), 0:pos+1]`
+
+    with `g(h) = h / (num_heads / kv_heads)` (GQA/MQA read each K/V head once per group).
+    The result has the query's shape. This is `kiln.attention ... causal` of a decoder whose
+    earlier keys and values come from the cache.
+
+    `prefill` promises that all tokens belong to one sequence at consecutive positions (a
+    prompt), which the GPU lowering turns into a tiled FlashAttention kernel over the cache;
+    without it (decode: one token per sequence, any mix of lengths) the lowering splits each
+    token's context across thread blocks (flash-decoding). The result is the same.
 
     ```mlir
-    %k, %v = kiln.kv_cache.read %c layer 0 length %n : !kiln.kv_cache<...>, tensor<i64>
-        -> tensor<1x2x?x32xf16>
+    %o = kiln.kv_cache.attention %q, %c1 layer 0 at %pos slots %slots heads 8 scale 0.17677
+        : tensor<1x8x?x32xf32>, !kiln.kv_cache<...>, tensor<?xi64>
     ```
   }];
-  let arguments = (ins Kiln_KVCacheType:$cache, I64Attr:$layer, Kiln_RankedI64Tensor:$length);
-  let results = (outs Kiln_RankedFloatTensor:$key, Kiln_RankedFloatTensor:$value);
+  let arguments = (ins Kiln_RankedFloatTensor:$query, Kiln_KVCacheType:$cache, I64Attr:$layer,
+                       Kiln_RankedI64Tensor:$positions, Kiln_RankedI64Tensor:$slots,
+                       I64Attr:$num_heads, F32Attr:$scale, UnitAttr:$prefill);
+  let results = (outs Kiln_RankedFloatTensor:$output);
   let assemblyFormat = [{
-    $cache `layer` $layer `length` $length attr-dict `:` type($cache) `,` type($length) `->`
-    type($key)
+    $query `,` $cache `layer` $layer `at` $positions `slots` $slots `heads` $num_heads
+    `scale` $scale (`prefill` $prefill^)? attr-dict `:` type($query) `,` type($cache) `,`
+    type($positions)
   }];
   let hasVerifier = 1;
 }

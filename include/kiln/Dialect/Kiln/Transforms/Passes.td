@@ -130,4 +130,46 @@ def KilnFuseAttentionPass : Pass<"kiln-fuse-attention", "::mlir::func::FuncOp"> 
   ];
 }
 
+def KilnKVCachePass : Pass<"kiln-kv-cache", "::mlir::ModuleOp"> {
+  let summary = "Derives prefill and decode entry points with a managed KV cache from a causal decoder";
+  let description = [{
+    Takes a causal decoder `@main(input_ids: [1, seq] integer) -> logits [1, seq, vocab]`
+    (after kiln-fuse-attention) and adds two entry points that own a KV cache:
+
+    * `@prefill(input_ids, positions, slots, cache)`: the prompt of one sequence (tokens at
+      consecutive positions in one cache slot) fills the cache and returns its logits;
+    * `@decode(input_ids, positions, slots, cache)`: one new token for each of up to
+      `max-batch` sequences, each at its own position (no padding to a common length).
+
+    Tokens are packed along `seq` (batch 1): every op except attention acts per token, so the
+    layers need no change. In each entry, every `kiln.attention ... causal` becomes a
+    `kiln.kv_cache.write` of its K/V (layer = its order) and a `kiln.kv_cache.attention` over
+    the cache; every position index `Range(0, seq, 1)` (rotary tables, position embeddings)
+    becomes the `positions` argument. `@main` is kept. The entries carry
+    `kiln.dim_max = {seq = ...}` (the context for prefill, the batch for decode).
+
+    It refuses (with the reason) graphs it cannot prove are such a decoder: not one integer
+    `[1, seq]` input with a dynamic `seq`, an attention that is not causal over `seq` or has a
+    mask, attention layers with different K/V layouts, or an op that mixes tokens
+    (CumSum/Trilu over `seq`, or a position range other than `Range(0, seq, 1)`). With
+    `if-applicable`, such a module is left unchanged instead.
+
+    ```mlir
+    // before (@main, one layer)
+    %o = kiln.attention %q, %k, %v heads 8 kv_heads 2 head_dim 32 scale 0.17677 causal ...
+    // after (@decode)
+    %c1 = kiln.kv_cache.write %c0 layer 0, %k, %v at %positions slots %slots ...
+    %o = kiln.kv_cache.attention %q, %c1 layer 0 at %positions slots %slots heads 8 scale 0.17677 ...
+    ```
+  }];
+  let options = [
+    Option<"maxSeqLen", "max-seq-len", "int64_t", /*default=*/"2048",
+           "Maximum context (prompt plus generated tokens) of a sequence: the cache's max_seq">,
+    Option<"maxBatch", "max-batch", "int64_t", /*default=*/"64",
+           "Maximum number of sequences in flight: cache slots and the decode batch">,
+    Option<"ifApplicable", "if-applicable", "bool", /*default=*/"false",
+           "Leave a module that is not a causal decoder unchanged instead of failing">
+  ];
+}
+
 #endif // KILN_DIALECT_KILN_TRANSFORMS_PASSES_TD
