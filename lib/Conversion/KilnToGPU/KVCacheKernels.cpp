@@ -33,10 +33,12 @@
 //   `kv_cache_decode_combine_*`: one warp per (token, head), grid ceil(T * H / 4): it reads the
 //   active splits' (max, sum), weights them by e^(max_s - max), and writes
 //   sum_s w_s acc_s / sum_s w_s sum_s in the output's storage type.
-//   splits = min(maxSplits, ceil(528 / (KVH * G / GH * T))) is computed by the host from T
-//   (a scalar of both kernels): about 4 blocks per SM of an H100 (132 SMs) at any batch;
-//   maxSplits = min(128, ceil(M / blockKeys)). A split's chunk is a multiple of blockKeys, so
-//   short contexts leave the last splits empty.
+//   splits = min(maxSplits, ceil(528 / (KVH * G / GH))), a constant of the kernel: one token
+//   alone fills about 4 blocks per SM of an H100 (132 SMs); maxSplits = min(128,
+//   ceil(M / blockKeys)). It does not depend on T, so a token's split boundaries and summation
+//   order are the same in a batch of 64 as alone (batched decode gives B = 1's tokens); at
+//   large T the grid is larger than needed and the blocks of empty splits exit at once. A
+//   split's chunk is a multiple of blockKeys, so short contexts leave the last splits empty.
 //
 // * kiln.kv_cache.attention ... prefill: the FlashAttention-2 kernels of kiln.attention
 //   (AttentionKernels.cpp: tensor cores for f16/bf16 with head dims multiple of 16 up to 128,
@@ -248,7 +250,7 @@ struct DecodeSpec {
   int64_t blockKeys = 128;   // 4 * rowsPerWarp: keys a block reads at once; the split unit
   int64_t unroll = 1;        // U: keys per lane group per iteration
   int64_t headsPerBlock = 1; // GH: query heads of the group a block serves
-  int64_t maxSplits = 1;     // the most splits of a token's keys (the grid has fewer for T > 1)
+  int64_t maxSplits = 1;     // the most splits of a token's keys
 
   int64_t laneElements() const { return laneChunks * width; }
   int64_t headBlocks() const { return group / headsPerBlock; }
@@ -647,23 +649,13 @@ LogicalResult lowerDecodeAttention(KVCacheAttentionOp attention, KernelEmitter &
   int64_t staticTokens = ShapedType::kDynamic;
   if (auto constant = tokens.getDefiningOp<arith::ConstantIndexOp>())
     staticTokens = constant.value();
-  // splits = min(maxSplits, ceil(kTargetBlocks / (blocks per split and token * T))): only T
-  // and constants, never the positions.
-  int64_t perToken = c.kvHeads * spec.headBlocks();
-  Value splitsValue;
-  if (staticTokens != ShapedType::kDynamic) {
-    splitsValue = emitter.index(
-        std::min(spec.maxSplits,
-                 static_cast<int64_t>(llvm::divideCeil(kTargetBlocks, perToken * staticTokens))));
-  } else {
-    OpBuilder &h = emitter.host();
-    Value wanted = arith::CeilDivUIOp::create(h, emitter.loc(), emitter.index(kTargetBlocks),
-                                              emitter.mul(tokens, emitter.index(perToken)));
-    splitsValue = arith::MinUIOp::create(h, emitter.loc(), wanted, emitter.index(spec.maxSplits));
-  }
-  int64_t staticSplits = ShapedType::kDynamic;
-  if (auto constant = splitsValue.getDefiningOp<arith::ConstantIndexOp>())
-    staticSplits = constant.value();
+  // splits = min(maxSplits, ceil(kTargetBlocks / blocks per split of one token)): a constant,
+  // the same at every T, so that a token's split boundaries (and its summation order) do not
+  // depend on the batch it is decoded in.
+  int64_t staticSplits = std::min(
+      spec.maxSplits,
+      static_cast<int64_t>(llvm::divideCeil(kTargetBlocks, c.kvHeads * spec.headBlocks())));
+  Value splitsValue = emitter.index(staticSplits);
   Value headsValue = emitter.index(heads);
   ResultSpec accSpec{RankedTensorType::get({staticTokens, heads, staticSplits, c.headDim}, f32),
                      {tokens, headsValue, splitsValue, emitter.index(c.headDim)}};

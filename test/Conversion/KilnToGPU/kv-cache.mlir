@@ -10,10 +10,11 @@
 
 // Decode, the byte-level Llama's shape (8 heads on 2 KV heads, head_dim 32). Write: one
 // thread per 16-byte chunk of K and V rows: ceil(T * 2 * 32 / 4 / 256) blocks in f32.
-// Attention: the split kernel runs on grid (splits, kv_heads, T) with splits =
-// min(max_seq / 16 (f32) = 128, ceil(528 / (2 * T))); each block serves the 4 query heads of
-// its KV head (gh4) and writes f32 partials [T, 8, splits, 32] and [T, 8, splits, 2]; the
-// combine kernel (one warp per token and head) writes the output.
+// Attention: the split kernel runs on grid (splits, kv_heads, T) with the constant splits =
+// min(max_seq / 16 (f32) = 128, ceil(528 / 2)) = 128 at every T (batch-invariant split
+// boundaries); each block serves the 4 query heads of its KV head (gh4) and writes f32
+// partials [T, 8, 128, 32] and [T, 8, 128, 2]; the combine kernel (one warp per token and
+// head) writes the output.
 
 // CHECK-LABEL: func.func @decode
 // CHECK-SAME:  %[[CACHE:arg5]]: tensor<67108864xf32> {kiln.kv_cache = !kiln.kv_cache<layers = 4, max_batch = 64, kv_heads = 2, max_seq = 2048, head_dim = 32, f32>
@@ -23,12 +24,9 @@
 // CHECK:       %[[C1:.*]] = kiln.launch @kiln_kernels::@kv_cache_write_f32_to_f32_l4_kv2_s2048_d32(%[[CACHE]], %arg1, %arg2, %arg3, %arg4)
 // CHECK-SAME:    scalars(%[[T]], %c3) grid(%[[WBLOCKS]], %{{.*}}, %{{.*}}) block [256, 1, 1] tied [0]
 // CHECK-SAME:    -> tensor<67108864xf32>
-// CHECK:       %[[PER:.*]] = arith.muli %[[T]], %c2
-// CHECK:       %[[WANT:.*]] = arith.ceildivui %c528, %[[PER]]
-// CHECK:       %[[SPLITS:.*]] = arith.minui %[[WANT]], %c128
 // CHECK:       %[[P:.*]]:2 = kiln.launch @kiln_kernels::@kv_cache_decode_f32_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4(%arg0, %[[C1]], %arg3, %arg4)
-// CHECK-SAME:    scalars(%[[T]], %{{.*}}, %[[SPLITS]]) grid(%[[SPLITS]], %c2{{(_[0-9]+)?}}, %[[T]]) block [128, 1, 1]
-// CHECK-SAME:    -> (tensor<?x8x?x32xf32>, tensor<?x8x?x2xf32>)
+// CHECK-SAME:    scalars(%[[T]], %{{.*}}, %[[SPLITS:c128(_[0-9]+)?]]) grid(%[[SPLITS]], %c2{{(_[0-9]+)?}}, %[[T]]) block [128, 1, 1]
+// CHECK-SAME:    -> (tensor<?x8x128x32xf32>, tensor<?x8x128x2xf32>)
 // CHECK:       %[[ROWS:.*]] = arith.muli %[[T]], %c8
 // CHECK:       %[[CBLOCKS:.*]] = arith.ceildivui %[[ROWS]], %c4
 // CHECK:       %[[O:.*]] = kiln.launch @kiln_kernels::@kv_cache_decode_combine_f32_h8_d32_sp128_kb16(%[[P]]#0, %[[P]]#1, %arg3)
@@ -65,12 +63,11 @@
 // CHECK:         vector.store {{.*}} : memref<?xf32, #gpu.address_space<global>>, vector<4xf32>
 
 // fp16/bf16: the cache and the kernels' storage are f16/bf16 (16-byte moves of 8 elements, so
-// 32 keys a block at once and at most 2048 / 32 = 64 splits); partials stay f32.
+// 32 keys a block at once and min(2048 / 32, 264) = 64 splits); partials stay f32.
 // F16-LABEL: func.func @decode
 // F16-SAME:  tensor<67108864xf16> {kiln.kv_cache = !kiln.kv_cache<layers = 4, max_batch = 64, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>
 // F16:       kiln.launch @kiln_kernels::@kv_cache_write_f16_to_f16_l4_kv2_s2048_d32({{.*}}) {{.*}} tied [0] : {{.*}} -> tensor<67108864xf16>
-// F16:       arith.minui %{{.*}}, %c64
-// F16:       kiln.launch @kiln_kernels::@kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4({{.*}}) -> (tensor<?x8x?x32xf32>, tensor<?x8x?x2xf32>)
+// F16:       kiln.launch @kiln_kernels::@kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4({{.*}}) grid(%c64{{(_[0-9]+)?}}, {{.*}} -> (tensor<?x8x64x32xf32>, tensor<?x8x64x2xf32>)
 // F16:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_f16_h8_d32_sp64_kb32({{.*}}) -> tensor<1x8x?x32xf16>
 // F16:       gpu.func @kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4(
 // F16:         vector.load %arg1{{.*}} {alignment = 16 : i64} : memref<?xf16, #gpu.address_space<global>>, vector<8xf16>
@@ -145,16 +142,16 @@ func.func @prefill(%q: tensor<1x8x?x32xf32> {kiln.dim_params = ["", "", "seq", "
 
 // -----
 
-// A static token count folds the split count: GPT-2-small's shape (12 heads, head_dim 64,
-// MHA) with T = 4 gives ceil(528 / (12 * 4)) = 11 splits. MQA with 16 query heads of head_dim
-// 256 in f32 keeps 8 heads a block (gh8: 64 registers of q and of acc a lane), so a KV head's
-// group takes 2 blocks (grid y = 2) and ceil(528 / (2 * 4)) = 66 splits.
+// Static token counts: GPT-2-small's shape (12 heads, head_dim 64, MHA) gets ceil(528 / 12)
+// = 44 splits. MQA with 16 query heads of head_dim 256 in f32 keeps 8 heads a block (gh8: 64
+// registers of q and of acc a lane), so a KV head's group takes 2 blocks (grid y = 2) and
+// min(512 / 4, ceil(528 / 2)) = 128 splits.
 
 // CHECK-LABEL: func.func @static_tokens
-// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_f32_l1_kv12_s1024_d64_g1_gh1_scale3e000000({{.*}}) scalars(%c4{{(_[0-9]+)?}}, %c0{{(_[0-9]+)?}}, %c11{{(_[0-9]+)?}}) grid(%c11{{(_[0-9]+)?}}, %c12{{(_[0-9]+)?}}, %c4{{(_[0-9]+)?}})
-// CHECK-SAME:    -> (tensor<4x12x11x64xf32>, tensor<4x12x11x2xf32>)
-// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_f32_h12_d64_sp128_kb8({{.*}}) scalars(%c4{{(_[0-9]+)?}}, %c11{{(_[0-9]+)?}}) grid(%c12{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}})
-// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_f32_l1_kv1_s512_d256_g16_gh8_scale3d800000({{.*}}) grid(%c66{{(_[0-9]+)?}}, %c2{{(_[0-9]+)?}}, %c4{{(_[0-9]+)?}})
+// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_f32_l1_kv12_s1024_d64_g1_gh1_scale3e000000({{.*}}) scalars(%c4{{(_[0-9]+)?}}, %c0{{(_[0-9]+)?}}, %c44{{(_[0-9]+)?}}) grid(%c44{{(_[0-9]+)?}}, %c12{{(_[0-9]+)?}}, %c4{{(_[0-9]+)?}})
+// CHECK-SAME:    -> (tensor<4x12x44x64xf32>, tensor<4x12x44x2xf32>)
+// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_f32_h12_d64_sp128_kb8({{.*}}) scalars(%c4{{(_[0-9]+)?}}, %c44{{(_[0-9]+)?}}) grid(%c12{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}})
+// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_f32_l1_kv1_s512_d256_g16_gh8_scale3d800000({{.*}}) grid(%c128{{(_[0-9]+)?}}, %c2{{(_[0-9]+)?}}, %c4{{(_[0-9]+)?}})
 !gpt2 = !kiln.kv_cache<layers = 1, max_batch = 4, kv_heads = 12, max_seq = 1024, head_dim = 64, f32>
 !mqa = !kiln.kv_cache<layers = 1, max_batch = 4, kv_heads = 1, max_seq = 512, head_dim = 256, f32>
 func.func @static_tokens(%q: tensor<1x12x4x64xf32>, %pos: tensor<4xi64>, %slots: tensor<4xi64>,
