@@ -79,6 +79,8 @@ constexpr int64_t kThreads = 32 * kWarps;
 /// Blocks the decode kernel aims at for one token: 4 per SM of an H100.
 constexpr int64_t kTargetBlocks = 4 * 132;
 constexpr int64_t kMaxSplits = 128;
+/// Splits the combine kernel reads per loop iteration (loads in flight).
+constexpr int64_t kCombineUnroll = 8;
 
 /// The cache layout, in elements.
 struct CacheLayout {
@@ -579,26 +581,40 @@ void buildCombineBody(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel, const D
       columnValid.push_back((k + 1) * 32 <= outChunks ? Value()
                                                       : kb.ult(columns.back(), kb.idx(D)));
     }
+    // kCombineUnroll splits per iteration, their loads first: the partials of one split are a
+    // dependent load each, so a loop of one split per iteration waits a memory latency per
+    // split. Splits past `count` read split 0 (always active) with weight 0, so the loads need
+    // no branch; the summation order depends only on the token's own split count.
     SmallVector<Value> acc(K2 * W2, kb.f32(0.0));
     for (int64_t i = 0; i < splitRegisters; ++i) {
       Value count = kb.minsi(kb.maxsi(kb.sub(active, kb.idx(32 * i)), kb.idx(0)), kb.idx(32));
       acc = forLoop(
-          kb, kb.idx(0), count, kb.idx(1), acc,
-          [&](KB &t, Value j, ValueRange in) -> SmallVector<Value> {
-            Value weight = t.shuffleIdx(weights[i], j);
-            Value base = t.mul(t.add(rowBase, t.add(j, 32 * i)), D);
-            SmallVector<Value> next(in.begin(), in.end());
-            for (int64_t k = 0; k < K2; ++k) {
-              auto load = [&](KB &y) {
-                return loadElements(y.b, y.loc, partialAcc, y.add(base, columns[k]), W2, f32);
-              };
-              SmallVector<Value> x =
-                  columnValid[k]
-                      ? ifElse(t, columnValid[k], load, [&](KB &y) { return zeros(y, f32, W2); })
-                      : load(t);
-              for (int64_t e = 0; e < W2; ++e)
-                next[k * W2 + e] = t.fma(weight, x[e], next[k * W2 + e]);
+          kb, kb.idx(0), count, kb.idx(kCombineUnroll), acc,
+          [&](KB &t, Value j0, ValueRange in) -> SmallVector<Value> {
+            SmallVector<Value> splitWeights;
+            SmallVector<SmallVector<Value>> loaded;
+            for (int64_t u = 0; u < kCombineUnroll; ++u) {
+              Value j = t.add(j0, u);
+              Value inside = t.ult(j, count);
+              Value split = t.select(inside, t.add(j, 32 * i), t.idx(0));
+              Value weight = t.shuffleIdx(weights[i], t.select(inside, j, t.idx(0)));
+              splitWeights.push_back(t.select(inside, weight, t.f32(0.0)));
+              Value base = t.mul(t.add(rowBase, split), D);
+              for (int64_t k = 0; k < K2; ++k) {
+                auto load = [&](KB &y) {
+                  return loadElements(y.b, y.loc, partialAcc, y.add(base, columns[k]), W2, f32);
+                };
+                loaded.push_back(columnValid[k] ? ifElse(t, columnValid[k], load,
+                                                         [&](KB &y) { return zeros(y, f32, W2); })
+                                                : load(t));
+              }
             }
+            SmallVector<Value> next(in.begin(), in.end());
+            for (int64_t u = 0; u < kCombineUnroll; ++u)
+              for (int64_t k = 0; k < K2; ++k)
+                for (int64_t e = 0; e < W2; ++e)
+                  next[k * W2 + e] =
+                      t.fma(splitWeights[u], loaded[u * K2 + k][e], next[k * W2 + e]);
             return next;
           });
     }
