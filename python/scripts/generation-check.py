@@ -956,7 +956,7 @@ def self_test():
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="See docs/Generation-verification.md.")
+                                epilog="See docs/Generation.md.")
     p.add_argument("--self-test", action="store_true", help="check the pure parts and exit")
     p.add_argument("--kiln-compile")
     p.add_argument("--kiln-run")
