@@ -6,7 +6,8 @@
 // every unfinished sequence at once (entry `decode`, one token per sequence at its own position,
 // no padding), replayed from a CUDA graph per batch size: positions and slots are input tensors
 // copied into the arena each step, so the graph stays valid as the contexts grow. Sampling is
-// on the host, deterministic per (seed, sequence id).
+// on the host (kilnrt/Sampling.h, the CPU generation's sampler too), deterministic per
+// (seed, sequence id).
 //
 //===----------------------------------------------------------------------------------------===//
 
@@ -14,43 +15,11 @@
 #define KILNRT_LIB_GENERATOR_H
 
 #include "Session.h"
+#include "kilnrt/Sampling.h"
 
 #include <map>
 
 namespace kilnrt {
-
-struct SamplingParams {
-  double temperature = 0; // 0: greedy
-  int64_t topK = 0;       // 0: off
-  double topP = 1;        // 1: off
-  uint64_t seed = 0;
-  int64_t eosId = -1;     // -1: none
-  int64_t maxNewTokens = 128;
-  bool truncatePrompt = false;
-};
-
-/// Deterministic random numbers, the same on every platform (std:: distributions are not): a
-/// splitmix64 stream whose state starts at mix64(seed) ^ mix64(stream + golden gamma).
-class SamplingRng {
-public:
-  explicit SamplingRng(uint64_t seed = 0, uint64_t stream = 0);
-  uint64_t next();
-  double uniform(); // [0, 1), 53 bits
-
-private:
-  uint64_t state;
-};
-
-/// The next token from `vocab` logits. Greedy (temperature 0): the first index of the maximum.
-/// Otherwise: candidates sorted by descending logit (ties: lower index first), the first top_k,
-/// softmax of logits / temperature, the smallest prefix whose probability mass reaches top_p,
-/// then one draw u * mass from `rng` walked down that order. NaN logits are never chosen (all
-/// NaN: token 0). Identical to the CPU executor's kiln::exec::Sampler.
-int64_t sampleToken(const float *logits, size_t vocab, const SamplingParams &params,
-                    SamplingRng &rng);
-
-/// Checks the sampling parameters against the vocabulary ("top_p 1.5 is outside (0, 1]").
-Status validateSampling(const SamplingParams &params, int64_t vocab, const char *fn);
 
 struct GeneratorOptions {
   int device = 0;

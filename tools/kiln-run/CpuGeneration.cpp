@@ -16,6 +16,7 @@
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 #include "kiln/Executor/CpuExecutor.h"
+#include "kilnrt/Sampling.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -36,6 +37,11 @@ using namespace mlir;
 using namespace kiln;
 using namespace kiln::exec;
 using namespace kiln::run;
+using kilnrt::checkSampling;
+using kilnrt::SamplingNames;
+using kilnrt::SamplingParams;
+using kilnrt::SamplingRng;
+using kilnrt::sampleToken;
 
 namespace {
 
@@ -236,6 +242,35 @@ FailureOr<std::optional<std::pair<Forward, Forward>>> getCachedEntries(ModuleOp 
   return std::optional<std::pair<Forward, Forward>>(std::make_pair(*first, *second));
 }
 
+/// The functions a mode runs: @prefill/@decode when the module has them (unless
+/// --full-recompute), else the full forward.
+struct Strategy {
+  std::optional<std::pair<Forward, Forward>> cached; // @prefill, @decode
+  std::optional<Forward> full;
+
+  /// @prefill, or the full forward: its signature gives the vocabulary and the maximum context.
+  const Forward &prefillOrFull() const { return cached ? cached->first : *full; }
+};
+
+/// Picks the strategy of `mode` ("--generate", "--eval-text"); `entry` names the full forward.
+FailureOr<Strategy> selectStrategy(ModuleOp module, bool fullRecompute, StringRef entry,
+                                   StringRef mode) {
+  Strategy strategy;
+  if (!fullRecompute) {
+    auto entries = getCachedEntries(module);
+    if (failed(entries))
+      return failure();
+    strategy.cached = *entries;
+  }
+  if (!strategy.cached) {
+    FailureOr<Forward> forward = getFullForward(module, entry, mode);
+    if (failed(forward))
+      return failure();
+    strategy.full = *forward;
+  }
+  return strategy;
+}
+
 //===----------------------------------------------------------------------===//
 // Running the functions
 //===----------------------------------------------------------------------===//
@@ -362,9 +397,15 @@ void printTokens(llvm::raw_ostream &os, ArrayRef<int64_t> tokens, int64_t vocab,
 
 struct Sequence {
   std::vector<int64_t> prompt, generated;
-  Sampler sampler;
+  SamplingRng rng; // the sequence's stream of random numbers
   bool finished = false;
   std::string finishReason;
+
+  /// The next token from one row of logits, with the GPU runtime's sampler: for the same seed,
+  /// sequence index and logits, CPU and GPU generation draw the same token.
+  int64_t sample(ArrayRef<float> logits, const SamplingParams &params) {
+    return sampleToken(logits.data(), logits.size(), params, rng);
+  }
 };
 
 /// Median and minimum of per-step times.
@@ -399,32 +440,19 @@ int kiln::run::runCpuGeneration(ModuleOp module, const GenerationOptions &option
   if (options.prompts.empty())
     return fail("--generate needs a prompt: --prompt-file F [--prompt-offset O] "
                 "[--prompt-length N], --prompt TEXT or --prompt-ids 1,2,3");
-  if (options.maxNewTokens < 1)
-    return fail("--max-new-tokens must be at least 1, got " + llvm::Twine(options.maxNewTokens));
-  if (std::string error = validateSamplingOptions(options.sampling); !error.empty())
-    return fail(error);
-
-  // The strategy: @prefill/@decode unless asked otherwise or absent.
-  std::optional<std::pair<Forward, Forward>> cached;
-  if (!options.fullRecompute) {
-    auto entries = getCachedEntries(module);
-    if (failed(entries))
-      return 1;
-    cached = *entries;
-  }
-  std::optional<Forward> full;
-  if (!cached) {
-    FailureOr<Forward> forward = getFullForward(module, options.entry, "--generate");
-    if (failed(forward))
-      return 1;
-    full = *forward;
-  }
-  const Forward &shape = cached ? cached->first : *full;
-  int64_t vocab = shape.vocab;
-  std::optional<int64_t> maxContext = shape.maxSeq;
-  if (options.eos >= vocab)
-    return fail("--eos " + llvm::Twine(options.eos) + " is outside the vocabulary [0, " +
-                llvm::Twine(vocab) + ")");
+  FailureOr<Strategy> strategy =
+      selectStrategy(module, options.fullRecompute, options.entry, "--generate");
+  if (failed(strategy))
+    return 1;
+  const std::optional<std::pair<Forward, Forward>> &cached = strategy->cached;
+  const std::optional<Forward> &full = strategy->full;
+  int64_t vocab = strategy->prefillOrFull().vocab;
+  std::optional<int64_t> maxContext = strategy->prefillOrFull().maxSeq;
+  // The runtime's checks (kilnrt/Sampling.h), named as kiln-run's options.
+  const SamplingParams &sampling = options.sampling;
+  if (std::string problem = checkSampling(sampling, vocab, SamplingNames::Flags);
+      !problem.empty())
+    return fail(problem);
 
   // Read and check every prompt before running anything.
   std::vector<Sequence> sequences;
@@ -442,19 +470,21 @@ int kiln::run::runCpuGeneration(ModuleOp module, const GenerationOptions &option
                     llvm::Twine(position) + ", outside the vocabulary [0, " + llvm::Twine(vocab) +
                     ")");
     int64_t length = static_cast<int64_t>(tokens->size());
-    if (maxContext && length + options.maxNewTokens > *maxContext) {
-      int64_t keep = *maxContext - options.maxNewTokens;
-      if (!options.truncatePrompt || keep < 1)
+    if (maxContext && length + sampling.maxNewTokens > *maxContext) {
+      int64_t keep = *maxContext - sampling.maxNewTokens;
+      if (!sampling.truncatePrompt || keep < 1)
         return fail(which + "has " + llvm::Twine(length) + " tokens; with --max-new-tokens " +
-                    llvm::Twine(options.maxNewTokens) + " that is " +
-                    llvm::Twine(length + options.maxNewTokens) +
+                    llvm::Twine(sampling.maxNewTokens) + " that is " +
+                    llvm::Twine(length + sampling.maxNewTokens) +
                     ", more than the model's maximum context of " + llvm::Twine(*maxContext) +
                     (keep >= 1 ? " (--truncate-prompt keeps its last " + std::to_string(keep) +
                                      " tokens)"
                                : std::string()));
       tokens->erase(tokens->begin(), tokens->end() - keep);
     }
-    sequences.push_back(Sequence{std::move(*tokens), {}, Sampler(options.sampling, index)});
+    // Sequence i draws from the stream (seed, i), as the GPU generator's sequence of id i.
+    sequences.push_back(
+        Sequence{std::move(*tokens), {}, SamplingRng(sampling.seed, static_cast<uint64_t>(index))});
   }
   if (cached && static_cast<int64_t>(sequences.size()) > cached->first.cacheType.getMaxBatch())
     return fail(llvm::Twine(sequences.size()) + " prompts, but the cache of @prefill holds " +
@@ -469,10 +499,10 @@ int kiln::run::runCpuGeneration(ModuleOp module, const GenerationOptions &option
       printTokens(out, token, vocab, sequence.generated.size() == 1);
       out.flush();
     }
-    if (token == options.eos) {
+    if (token == sampling.eosId) {
       sequence.finished = true;
       sequence.finishReason = "eos";
-    } else if (static_cast<int64_t>(sequence.generated.size()) >= options.maxNewTokens) {
+    } else if (static_cast<int64_t>(sequence.generated.size()) >= sampling.maxNewTokens) {
       sequence.finished = true;
       sequence.finishReason = "length";
     }
@@ -496,7 +526,7 @@ int kiln::run::runCpuGeneration(ModuleOp module, const GenerationOptions &option
       FailureOr<Tensor> logits = runCached(prefill, sequence.prompt, positions, slots, cache, constants);
       if (failed(logits))
         return 1;
-      accept(sequence, sequence.sampler.sample(getLogitRow(*logits, length - 1)));
+      accept(sequence, sequence.sample(getLogitRow(*logits, length - 1), sampling));
       prefillMs += millisecondsSince(begin);
     }
     // One decode step for every unfinished sequence, each at its own position.
@@ -520,7 +550,7 @@ int kiln::run::runCpuGeneration(ModuleOp module, const GenerationOptions &option
         return 1;
       for (auto [row, sequence] : llvm::enumerate(active))
         accept(*sequence,
-               sequence->sampler.sample(getLogitRow(*logits, static_cast<int64_t>(row))));
+               sequence->sample(getLogitRow(*logits, static_cast<int64_t>(row)), sampling));
       stepMs.push_back(millisecondsSince(begin));
     }
   } else {
@@ -531,8 +561,8 @@ int kiln::run::runCpuGeneration(ModuleOp module, const GenerationOptions &option
         FailureOr<Tensor> logits = runFull(*full, tokens, constants);
         if (failed(logits))
           return 1;
-        int64_t token =
-            sequence.sampler.sample(getLogitRow(*logits, static_cast<int64_t>(tokens.size()) - 1));
+        int64_t token = sequence.sample(
+            getLogitRow(*logits, static_cast<int64_t>(tokens.size()) - 1), sampling);
         tokens.push_back(token);
         double ms = millisecondsSince(begin);
         if (sequence.generated.empty())
@@ -557,13 +587,13 @@ int kiln::run::runCpuGeneration(ModuleOp module, const GenerationOptions &option
   }
   out.flush();
 
-  const char *strategy = cached ? "kv-cache" : "full-recompute";
+  const char *strategyName = cached ? "kv-cache" : "full-recompute";
   size_t generated = 0;
   for (const Sequence &sequence : sequences)
     generated += sequence.generated.size();
   llvm::json::Object steps = summarizeSteps(stepMs);
   if (!options.quiet) {
-    llvm::errs() << "kiln-run: cpu " << strategy << ": " << generated << " tokens for "
+    llvm::errs() << "kiln-run: cpu " << strategyName << ": " << generated << " tokens for "
                  << sequences.size() << (sequences.size() == 1 ? " sequence" : " sequences")
                  << " in " << llvm::format("%.1f", totalMs / 1000) << " s (prefill "
                  << llvm::format("%.1f", prefillMs) << " ms";
@@ -585,7 +615,7 @@ int kiln::run::runCpuGeneration(ModuleOp module, const GenerationOptions &option
           {"finish_reason", sequence.finishReason}});
     }
     llvm::json::Object result{{"device", "cpu"},
-                              {"strategy", strategy},
+                              {"strategy", strategyName},
                               {"sequences", std::move(list)},
                               {"prefill_ms", prefillMs},
                               {"decode_ms_per_step", std::move(steps)},
@@ -601,21 +631,12 @@ int kiln::run::runCpuGeneration(ModuleOp module, const GenerationOptions &option
 //===----------------------------------------------------------------------===//
 
 int kiln::run::runCpuTextEvaluation(ModuleOp module, const EvalTextOptions &options) {
-  std::optional<std::pair<Forward, Forward>> cached;
-  if (!options.fullRecompute) {
-    auto entries = getCachedEntries(module);
-    if (failed(entries))
-      return 1;
-    cached = *entries;
-  }
-  std::optional<Forward> full;
-  if (!cached) {
-    FailureOr<Forward> forward = getFullForward(module, options.entry, "--eval-text");
-    if (failed(forward))
-      return 1;
-    full = *forward;
-  }
-  const Forward &forward = cached ? cached->first : *full;
+  FailureOr<Strategy> strategy =
+      selectStrategy(module, options.fullRecompute, options.entry, "--eval-text");
+  if (failed(strategy))
+    return 1;
+  bool cached = strategy->cached.has_value();
+  const Forward &forward = strategy->prefillOrFull(); // @prefill or the full forward
   if (forward.vocab != 256)
     return fail("--eval-text needs a byte-level model (vocabulary 256, token id = byte value); "
                 "this model's vocabulary is " + llvm::Twine(forward.vocab));

@@ -9,7 +9,7 @@
 #ifndef KILN_TOOLS_KILN_RUN_CPUGENERATION_H
 #define KILN_TOOLS_KILN_RUN_CPUGENERATION_H
 
-#include "kiln/Executor/Sampling.h"
+#include "kilnrt/Sampling.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -31,10 +31,9 @@ struct PromptSpec {
 
 struct GenerationOptions {
   std::vector<PromptSpec> prompts;
-  int64_t maxNewTokens = 128;
-  exec::SamplingOptions sampling;
-  int64_t eos = -1; // -1: none
-  bool truncatePrompt = false;
+  /// Sampling, --eos, --max-new-tokens and --truncate-prompt, as the GPU runtime's generator
+  /// takes them: the same sampler (kilnrt/Sampling.h) draws the tokens.
+  kilnrt::SamplingParams sampling;
   bool fullRecompute = false; // run the full forward per token even with @prefill/@decode
   std::string entry = "main"; // the full forward
   std::string outputJson;

@@ -476,13 +476,13 @@ int main(int argc, char **argv) {
       return 1;
     kiln::run::GenerationOptions options;
     options.prompts = std::move(*prompts);
-    options.maxNewTokens = maxNewTokens;
     options.sampling.temperature = temperature;
     options.sampling.topK = topK;
     options.sampling.topP = topP;
     options.sampling.seed = seed;
-    options.eos = eos;
-    options.truncatePrompt = truncatePrompt;
+    options.sampling.eosId = eos;
+    options.sampling.maxNewTokens = maxNewTokens;
+    options.sampling.truncatePrompt = truncatePrompt;
     options.fullRecompute = fullRecompute;
     options.entry = entry;
     options.outputJson = outputJson;

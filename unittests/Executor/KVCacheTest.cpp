@@ -1,18 +1,15 @@
-//===- KVCacheTest.cpp - KV cache kernels and the host sampler ------------===//
+//===- KVCacheTest.cpp - KV cache kernels on the CPU executor -------------===//
 //
 // kiln.kv_cache.create/write/attention on the CPU executor: a prefill through the cache gives
 // the floats of kiln.attention causal, writes land at the slot-major layout's offsets, a cache
 // threaded through writes (and layers) is updated in place when the caller hands it over and
 // copied otherwise (value semantics), and the run-time checks; the constant cache of repeated
-// runs. Then the sampler of CPU generation.
+// runs. (The sampler of CPU generation is the runtime's: unittests/Runtime/SamplingTest.cpp.)
 //
 //===----------------------------------------------------------------------===//
 
 #include "ExecutorTestSupport.h"
 
-#include "kiln/Executor/Sampling.h"
-
-#include <map>
 #include <string>
 #include <vector>
 
@@ -318,85 +315,6 @@ TEST_F(KVCacheTest, ConstantCacheReusesDecodedConstants) {
   EXPECT_EQ((*first)[0].getFloats().data(), (*second)[0].getFloats().data());
   EXPECT_NE((*first)[0].getFloats().data(), (*uncached)[0].getFloats().data());
   EXPECT_EQ(valuesOf((*second)[0]), (std::vector<double>{1, 2, 3}));
-}
-
-//===----------------------------------------------------------------------===//
-// Sampling
-//===----------------------------------------------------------------------===//
-
-TEST(SamplingTest, GreedyIsTheFirstLargestLogit) {
-  Sampler sampler(SamplingOptions{}, 0);
-  EXPECT_EQ(sampler.sample({1.0f, 3.0f, 3.0f, -2.0f}), 1);
-  EXPECT_EQ(argmaxLogit({std::nanf(""), -1.0f, -0.5f}), 2);
-}
-
-TEST(SamplingTest, TopKOneAndTinyTopPAreGreedy) {
-  SamplingOptions topK{1.5, 1, 1, 7}, topP{1.5, 0, 1e-6, 7};
-  Sampler a(topK, 3), b(topP, 3);
-  for (int i = 0; i < 20; ++i) {
-    EXPECT_EQ(a.sample({0.1f, 0.2f, 2.0f, 1.9f}), 2);
-    EXPECT_EQ(b.sample({0.1f, 0.2f, 2.0f, 1.9f}), 2);
-  }
-}
-
-TEST(SamplingTest, DeterministicPerSeedAndSequence) {
-  SamplingOptions options{1.0, 0, 1, 42};
-  std::vector<float> logits = {0.0f, 0.5f, 1.0f, 0.2f, -0.3f};
-  auto draw = [&](uint64_t seed, uint64_t sequence) {
-    SamplingOptions o = options;
-    o.seed = seed;
-    Sampler sampler(o, sequence);
-    std::vector<int64_t> tokens;
-    for (int i = 0; i < 32; ++i)
-      tokens.push_back(sampler.sample(logits));
-    return tokens;
-  };
-  EXPECT_EQ(draw(42, 0), draw(42, 0));
-  EXPECT_NE(draw(42, 0), draw(42, 1));
-  EXPECT_NE(draw(42, 0), draw(43, 0));
-}
-
-// The frequencies follow softmax(logits / T) restricted by top-k and top-p.
-TEST(SamplingTest, FrequenciesFollowTheDistribution) {
-  std::vector<float> logits = {2.0f, 1.0f, 0.0f, -1.0f};
-  auto frequencies = [&](SamplingOptions options) {
-    Sampler sampler(options, 0);
-    std::map<int64_t, int> counts;
-    const int draws = 40000;
-    for (int i = 0; i < draws; ++i)
-      ++counts[sampler.sample(logits)];
-    std::vector<double> result(4, 0.0);
-    for (auto [token, count] : counts)
-      result[token] = double(count) / draws;
-    return result;
-  };
-  auto softmax = [&](double temperature, int keep) {
-    std::vector<double> p(4, 0.0);
-    double total = 0;
-    for (int i = 0; i < keep; ++i)
-      total += p[i] = std::exp(logits[i] / temperature);
-    for (double &x : p)
-      x /= total;
-    return p;
-  };
-  std::vector<double> plain = frequencies({1.0, 0, 1, 1}), expected = softmax(1.0, 4);
-  for (int i = 0; i < 4; ++i)
-    EXPECT_NEAR(plain[i], expected[i], 0.01) << i;
-  std::vector<double> hot = frequencies({2.0, 2, 1, 1}), expectedHot = softmax(2.0, 2);
-  for (int i = 0; i < 4; ++i)
-    EXPECT_NEAR(hot[i], expectedHot[i], 0.01) << i;
-  // p = 0.8 with probabilities (0.64, 0.24, 0.09, 0.03): the first two (mass 0.88) stay.
-  std::vector<double> nucleus = frequencies({1.0, 0, 0.8, 1}), expectedNucleus = softmax(1.0, 2);
-  for (int i = 0; i < 4; ++i)
-    EXPECT_NEAR(nucleus[i], expectedNucleus[i], 0.01) << i;
-}
-
-TEST(SamplingTest, OptionsAreValidated) {
-  EXPECT_EQ(validateSamplingOptions({0.7, 40, 0.9, 1}), "");
-  EXPECT_NE(validateSamplingOptions({-1, 0, 1, 0}), "");
-  EXPECT_NE(validateSamplingOptions({1, -2, 1, 0}), "");
-  EXPECT_NE(validateSamplingOptions({1, 0, 0, 0}), "");
-  EXPECT_NE(validateSamplingOptions({1, 0, 1.5, 0}), "");
 }
 
 } // namespace

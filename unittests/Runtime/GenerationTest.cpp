@@ -1,9 +1,9 @@
-//===- GenerationTest.cpp - entries, the KV cache, generators and sampling, without a GPU --===//
+//===- GenerationTest.cpp - entries, the KV cache and generators, without a GPU ------------===//
 //
 // Multi-entry sessions and the generator's C API against FakeCudaDriver.c, whose `fake_lm`
 // kernel is a toy language model over a real slot-major KV cache (see RuntimeTestSupport.h):
 // prefill, batched decode steps at mixed positions replayed from CUDA graphs, and every error
-// of the contract. Sampling is tested directly on logits.
+// of the contract. The sampler is tested on logits in SamplingTest.cpp.
 //
 //===----------------------------------------------------------------------------------------===//
 
@@ -14,9 +14,6 @@
 #include "RuntimeTestSupport.h"
 
 #include <gtest/gtest.h>
-
-#include <cmath>
-#include <map>
 
 using namespace kilnrt;
 using namespace kilnrt::test;
@@ -612,136 +609,6 @@ TEST_F(GeneratorTest, UsableFromC) {
   EXPECT_EQ(kilnrt_c_header_generate(bytes.data(), bytes.size(), 7), 7);
   bytes = serializeArtifact(makeSampleArtifact());
   EXPECT_EQ(kilnrt_c_header_generate(bytes.data(), bytes.size(), 7), -KILN_ERROR_INVALID_ARGUMENT);
-}
-
-//===-- sampling ----------------------------------------------------------------------------===//
-
-SamplingParams params(double temperature, int64_t topK = 0, double topP = 1) {
-  SamplingParams p;
-  p.temperature = temperature;
-  p.topK = topK;
-  p.topP = topP;
-  return p;
-}
-
-TEST(RuntimeSampling, GreedyTakesTheFirstMaximum) {
-  SamplingRng rng(1);
-  std::vector<float> logits = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f};
-  EXPECT_EQ(sampleToken(logits.data(), logits.size(), params(0), rng), 1);
-  logits[0] = NAN;
-  logits[4] = 3.0f;
-  EXPECT_EQ(sampleToken(logits.data(), logits.size(), params(0), rng), 4);
-  std::vector<float> nans(4, NAN);
-  EXPECT_EQ(sampleToken(nans.data(), nans.size(), params(0), rng), 0);
-  std::vector<float> infs = {-INFINITY, INFINITY, INFINITY};
-  EXPECT_EQ(sampleToken(infs.data(), infs.size(), params(0), rng), 1);
-}
-
-TEST(RuntimeSampling, TopKOneIsGreedy) {
-  SamplingRng gen(3);
-  for (int trial = 0; trial < 200; ++trial) {
-    std::vector<float> logits(50);
-    for (float &v : logits)
-      v = static_cast<float>(gen.next() % 7); // many ties
-    SamplingRng rng(static_cast<uint64_t>(trial));
-    int64_t greedy = sampleToken(logits.data(), logits.size(), params(0), rng);
-    EXPECT_EQ(sampleToken(logits.data(), logits.size(), params(1.0, 1), rng), greedy);
-    EXPECT_EQ(sampleToken(logits.data(), logits.size(), params(5.0, 1, 0.5), rng), greedy);
-  }
-}
-
-TEST(RuntimeSampling, TopKAndTopPRestrictTheChoice) {
-  // Probabilities 0.5, 0.3, 0.15, 0.05 at temperature 1.
-  std::vector<float> logits = {std::log(0.15f), std::log(0.5f), std::log(0.05f), std::log(0.3f)};
-  SamplingRng rng(11);
-  std::map<int64_t, int> counts;
-  for (int i = 0; i < 4000; ++i)
-    ++counts[sampleToken(logits.data(), logits.size(), params(1.0, 0, 0.7), rng)];
-  // The smallest prefix reaching 0.7 is {0.5, 0.3}.
-  EXPECT_EQ(counts.size(), 2u);
-  EXPECT_GT(counts[1], 0);
-  EXPECT_GT(counts[3], 0);
-  EXPECT_NEAR(counts[1] / 4000.0, 0.5 / 0.8, 0.03);
-  counts.clear();
-  for (int i = 0; i < 1000; ++i)
-    ++counts[sampleToken(logits.data(), logits.size(), params(1.0, 0, 0.45), rng)];
-  EXPECT_EQ(counts.size(), 1u); // 0.5 alone reaches 0.45
-  EXPECT_EQ(counts[1], 1000);
-  counts.clear();
-  for (int i = 0; i < 2000; ++i)
-    ++counts[sampleToken(logits.data(), logits.size(), params(1.0, 3), rng)];
-  EXPECT_EQ(counts.size(), 3u);
-  EXPECT_EQ(counts.count(2), 0u); // the smallest is out
-  counts.clear();
-  for (int i = 0; i < 20000; ++i)
-    ++counts[sampleToken(logits.data(), logits.size(), params(1.0), rng)];
-  EXPECT_NEAR(counts[0] / 20000.0, 0.15, 0.015);
-  EXPECT_NEAR(counts[1] / 20000.0, 0.5, 0.015);
-  EXPECT_NEAR(counts[2] / 20000.0, 0.05, 0.01);
-  EXPECT_NEAR(counts[3] / 20000.0, 0.3, 0.015);
-}
-
-TEST(RuntimeSampling, TemperatureSharpensOrFlattens) {
-  std::vector<float> logits = {1.0f, 2.0f, 0.0f, 1.5f};
-  auto share = [&](double temperature) {
-    SamplingRng rng(5);
-    int top = 0;
-    for (int i = 0; i < 5000; ++i)
-      top += sampleToken(logits.data(), logits.size(), params(temperature), rng) == 1;
-    return top / 5000.0;
-  };
-  double cold = share(0.05), normal = share(1.0), hot = share(20.0);
-  EXPECT_GT(cold, 0.99);
-  EXPECT_GT(normal, hot);
-  EXPECT_NEAR(hot, 0.25, 0.05);
-}
-
-TEST(RuntimeSampling, SameSeedSameDraws) {
-  std::vector<float> logits(100);
-  for (size_t i = 0; i < logits.size(); ++i)
-    logits[i] = static_cast<float>(std::sin(static_cast<double>(i)));
-  auto draws = [&](uint64_t seed, uint64_t stream) {
-    SamplingRng rng(seed, stream);
-    std::vector<int64_t> out;
-    for (int i = 0; i < 50; ++i)
-      out.push_back(sampleToken(logits.data(), logits.size(), params(1.0, 40, 0.9), rng));
-    return out;
-  };
-  EXPECT_EQ(draws(42, 0), draws(42, 0));
-  EXPECT_NE(draws(42, 0), draws(43, 0));
-  EXPECT_NE(draws(42, 0), draws(42, 1));
-  // The stream is specified (and shared with the CPU executor's sampler): splitmix64 from
-  // mix64(seed) ^ mix64(id + gamma).
-  auto mix = [](uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  };
-  const uint64_t gamma = 0x9e3779b97f4a7c15ULL;
-  uint64_t state = mix(42) ^ mix(3 + gamma);
-  SamplingRng rng(42, 3);
-  for (int i = 0; i < 4; ++i) {
-    state += gamma;
-    EXPECT_EQ(rng.next(), mix(state));
-  }
-  double u = SamplingRng(9).uniform();
-  EXPECT_GE(u, 0.0);
-  EXPECT_LT(u, 1.0);
-  // The draw walks the sorted candidates: u below the top probability picks the top token.
-  std::vector<float> two = {0.0f, 0.0f};
-  SamplingRng first(1, 0), copy(1, 0);
-  double draw = copy.uniform();
-  EXPECT_EQ(sampleToken(two.data(), two.size(), params(1.0), first), draw < 0.5 ? 0 : 1);
-}
-
-TEST(RuntimeSampling, ValidatesParameters) {
-  EXPECT_TRUE(validateSampling(params(0), 16, "f").ok());
-  EXPECT_EQ(validateSampling(params(NAN), 16, "f").message,
-            "f: temperature nan must be finite and >= 0 (0 = greedy)");
-  EXPECT_FALSE(validateSampling(params(1, 0, 0), 16, "f").ok());
-  SamplingParams p;
-  p.eosId = -2;
-  EXPECT_FALSE(validateSampling(p, 16, "f").ok());
 }
 
 } // namespace
