@@ -82,8 +82,6 @@ namespace {
 constexpr int64_t kDynamic = ShapedType::kDynamic;
 /// Largest static M that takes the GEMV kernel.
 constexpr int64_t kGemvMaxRows = 8;
-/// The GEMV path's row limit in a decode entry: any batch a decode step can have.
-constexpr int64_t kDecodeGemvRowLimit = 1 << 20;
 /// Rows of tiles that a group of GEMM blocks walks the columns with (block ordering).
 constexpr int64_t kGroupM = 8;
 
@@ -252,7 +250,7 @@ Value elementOf(OpBuilder &b, Location loc, Value loaded, int64_t i) {
 // The GEMM problem and its kernel parameters
 //===----------------------------------------------------------------------===//
 
-enum class GemmKind { TensorCore, Simt, Gemv };
+enum class GemmKind { TensorCore, Simt, Gemv, DecodeGemv };
 
 /// Tile shape of a tensor-core kernel.
 struct TensorCoreTile {
@@ -277,6 +275,11 @@ constexpr int64_t kSimtPad = 4;
 
 constexpr int64_t kGemvWarps = 8;
 constexpr int64_t kGemvUnroll = 2;
+/// Decode GEMV: warps per block (each owns its columns), rows per row group, and the most
+/// K steps whose loads are in flight at once for a single row and for a group of rows.
+constexpr int64_t kDecodeGemvWarps = 4;
+constexpr int64_t kDecodeGemvRows = 4;
+constexpr int64_t kDecodeGemvUnrollGroup = 2;
 
 /// Everything a GEMM kernel body depends on (its name encodes all of it).
 struct GemmSpec {
@@ -299,17 +302,17 @@ struct GemmSpec {
   bool hasAddend = false, hasResidual = false;
   Activation activation = Activation::none;
   unsigned batchDims = 0;
-  /// A GEMM kernel that takes a GEMV path when M <= gemvRowLimit at run time.
+  /// A GEMM kernel that takes a GEMV path when M <= kGemvMaxRows at run time.
   bool smallM = false;
-  /// Largest M of the GEMV path; above kGemvMaxRows, the path runs groups of kGemvMaxRows rows
-  /// on more blocks. A decode step takes it for every batch size, so that a row's result does
-  /// not depend on how many rows there are (batched generation gives B = 1's tokens).
-  int64_t gemvRowLimit = kGemvMaxRows;
-  /// Elements per global access of the GEMV path (both operands, unchecked).
+  /// Elements per global access of the GEMV path (both operands, unchecked), and of the
+  /// decode GEMV (both operands; checked at run time where checkA/checkB say so).
   int64_t gemvVec = 1;
   TensorCoreTile tc = kTensorCoreLarge;
   SimtTile simt = kSimtLarge;
+  /// Output columns of a GEMV block (a decode GEMV warp).
   int64_t gemvCols = 4;
+  /// Decode GEMV: full K steps loaded at once for a single row and for a group of rows.
+  int64_t decodeUnrollRow = 1, decodeUnrollGroup = 1;
 
   unsigned numInputs() const { return 2 + hasAddend + hasResidual; }
   unsigned numBuffers() const { return numInputs() + 1; }
@@ -322,10 +325,24 @@ struct GemmSpec {
       return simt.threads();
     case GemmKind::Gemv:
       return 32 * kGemvWarps;
+    case GemmKind::DecodeGemv:
+      return 32 * kDecodeGemvWarps;
     }
     return 0;
   }
-  int64_t tileM() const { return kind == GemmKind::TensorCore ? tc.bm : simt.bm; }
+  int64_t tileM() const {
+    switch (kind) {
+    case GemmKind::TensorCore:
+      return tc.bm;
+    case GemmKind::Simt:
+      return simt.bm;
+    case GemmKind::Gemv:
+      return m;
+    case GemmKind::DecodeGemv:
+      return kDecodeGemvRows;
+    }
+    return 1;
+  }
   int64_t tileN() const {
     switch (kind) {
     case GemmKind::TensorCore:
@@ -334,6 +351,8 @@ struct GemmSpec {
       return simt.bn;
     case GemmKind::Gemv:
       return gemvCols;
+    case GemmKind::DecodeGemv:
+      return gemvCols * kDecodeGemvWarps;
     }
     return 1;
   }
@@ -345,6 +364,8 @@ struct GemmSpec {
       return 2 * simt.bk * (simt.bm + simt.bn + 2 * kSimtPad) * byteWidth(acc);
     case GemmKind::Gemv:
       return kGemvWarps * m * gemvCols * byteWidth(acc);
+    case GemmKind::DecodeGemv:
+      return 0;
     }
     return 0;
   }
@@ -370,6 +391,9 @@ struct GemmSpec {
       break;
     case GemmKind::Gemv:
       os << "gemv_";
+      break;
+    case GemmKind::DecodeGemv:
+      os << "gemv_decode_";
       break;
     }
     os << typeName(storage) << "_" << (aKContig ? "k" : "m") << (bKContig ? "k" : "n");
@@ -397,6 +421,10 @@ struct GemmSpec {
     case GemmKind::Gemv:
       os << "_c" << gemvCols;
       break;
+    case GemmKind::DecodeGemv:
+      os << "_c" << gemvCols << "w" << kDecodeGemvWarps << "r" << kDecodeGemvRows << "u"
+         << decodeUnrollRow << "x" << decodeUnrollGroup;
+      break;
     }
     if (alpha != 1.0) {
       os << "_alpha";
@@ -415,11 +443,8 @@ struct GemmSpec {
       os << "_res";
     if (batchDims)
       os << "_b" << batchDims;
-    if (smallM) {
+    if (smallM)
       os << "_gemv" << kGemvMaxRows << "c" << gemvCols << "v" << gemvVec;
-      if (gemvRowLimit != kGemvMaxRows)
-        os << "m" << gemvRowLimit;
-    }
     return text;
   }
 };
@@ -1257,6 +1282,225 @@ struct GemvKernel {
 };
 
 //===----------------------------------------------------------------------===//
+// Decode GEMV kernel
+//===----------------------------------------------------------------------===//
+
+/// The decode entry's GEMV (NT, M dynamic: the batch of a decode step, any size). Block
+/// (column block j, row group g) has kDecodeGemvWarps independent warps; warp w computes
+/// the `cols` output columns n0 = (j * warps + w) * cols.. of the kDecodeGemvRows rows
+/// row0 = g * rows.. over the whole K. Lane l reads the vec-wide pieces k = s * 32 * vec +
+/// l * vec (step s) of the weight rows and the input rows (both contiguous in k: 16-byte
+/// loads, a warp reads 512 contiguous bytes of a row per step) and accumulates them in f32
+/// in step order; a butterfly of xor shuffles sums the 32 lanes. No shared memory, no
+/// barrier. Full steps go in groups of `unroll` (all their loads, then the FMAs), then the
+/// remaining full steps, then the partial last step (lanes whose piece starts before K).
+/// A row group with a single row (M = 1, or the last group when M = 4k + 1) runs a loop for
+/// that row only; other groups compute all their rows (those past M read row M - 1 and are
+/// not stored). Both loops give an output the same products in the same order and the same
+/// shuffle tree, so its value does not depend on M or on its group (batch invariance).
+struct DecodeGemvKernel {
+  const GemmSpec &spec;
+  Value tid;
+
+  /// Values of this lane's piece of a row of `buffer` at `base + k` (vec elements): one
+  /// vector, or `vec` scalars (element loads: an operand misaligned at run time). `partial`:
+  /// in the last step, where elements past K are zeros.
+  SmallVector<Value> loadPiece(OpBuilder &b, Location loc, const GemmArgs &args, Value buffer,
+                               Value base, Value k, bool vector, bool partial) const {
+    Ix ix(b, loc);
+    int64_t vec = spec.gemvVec;
+    Value always = arith::ConstantIntOp::create(b, loc, 1, 1);
+    if (vector && vec > 1)
+      return {guardedLoad(b, loc, buffer, ix.add(base, k), always, vec)};
+    SmallVector<Value> elements;
+    for (int64_t e = 0; e < vec; ++e) {
+      Value valid = partial ? ix.lt(ix.add(k, e), args.k) : always;
+      elements.push_back(guardedLoad(b, loc, buffer, ix.add(base, ix.add(k, e)), valid, 1));
+    }
+    return elements;
+  }
+
+  /// A piece's values in the accumulator type.
+  SmallVector<Value> widen(OpBuilder &b, Location loc, ArrayRef<Value> piece) const {
+    Type acc = spec.acc;
+    SmallVector<Value> values;
+    if (piece.size() == 1 && isa<VectorType>(piece.front().getType())) {
+      Value v = piece.front();
+      auto type = cast<VectorType>(v.getType());
+      if (type.getElementType() != acc)
+        v = arith::ExtFOp::create(b, loc, VectorType::get(type.getShape(), acc), v);
+      for (int64_t e = 0; e < type.getNumElements(); ++e)
+        values.push_back(vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{e}));
+      return values;
+    }
+    for (Value v : piece)
+      values.push_back(convertScalar(b, loc, v, acc));
+    return values;
+  }
+
+  /// The products of `count` consecutive steps from k (this lane's first piece) added to
+  /// `sums` (rows x cols): the loads of all steps first, then the FMAs in k order.
+  SmallVector<Value> steps(OpBuilder &b, Location loc, const GemmArgs &args,
+                           ArrayRef<Value> xBase, ArrayRef<Value> wBase, Value k, int64_t count,
+                           bool partial, SmallVector<Value> sums) const {
+    Ix ix(b, loc);
+    int64_t rows = xBase.size(), cols = wBase.size(), step = 32 * spec.gemvVec;
+    bool vectorA = !args.alignedA, vectorB = !args.alignedB;
+    SmallVector<SmallVector<SmallVector<Value>>> x(count), w(count);
+    for (int64_t u = 0; u < count; ++u) {
+      Value ku = ix.add(k, u * step);
+      for (Value base : wBase)
+        w[u].push_back(loadPiece(b, loc, args, args.b, base, ku, vectorB, partial));
+      for (Value base : xBase)
+        x[u].push_back(loadPiece(b, loc, args, args.a, base, ku, vectorA, partial));
+    }
+    for (int64_t u = 0; u < count; ++u) {
+      SmallVector<SmallVector<Value>> xs, ws;
+      for (auto &piece : x[u])
+        xs.push_back(widen(b, loc, piece));
+      for (auto &piece : w[u])
+        ws.push_back(widen(b, loc, piece));
+      for (int64_t e = 0; e < spec.gemvVec; ++e)
+        for (int64_t m = 0; m < rows; ++m)
+          for (int64_t c = 0; c < cols; ++c) {
+            Value &sum = sums[m * cols + c];
+            sum = fma(b, loc, xs[m][e], ws[c][e], sum);
+          }
+    }
+    return sums;
+  }
+
+  /// This lane's partial sums of rows x cols outputs (rows of A at xBase, rows of B at
+  /// wBase) over its pieces of K.
+  SmallVector<Value> accumulate(OpBuilder &b, Location loc, const GemmArgs &args, Value lane,
+                                ArrayRef<Value> xBase, ArrayRef<Value> wBase,
+                                int64_t unroll) const {
+    Ix ix(b, loc);
+    int64_t step = 32 * spec.gemvVec, span = unroll * step;
+    Value start = ix.mul(lane, spec.gemvVec);
+    SmallVector<Value> sums(xBase.size() * wBase.size(), zeroOf(b, loc, spec.acc));
+    // Full steps (every lane's piece inside K) in groups of `unroll`.
+    Value fullSteps = ix.div(args.k, step);
+    Value groups = ix.div(fullSteps, unroll);
+    std::optional<int64_t> knownGroups = getConstantIntValue(groups);
+    if (knownGroups == 1) {
+      sums = steps(b, loc, args, xBase, wBase, start, unroll, false, sums);
+    } else if (knownGroups != 0) {
+      auto loop = scf::ForOp::create(
+          b, loc, ix.c(0), ix.mul(groups, span), ix.c(span), sums,
+          [&](OpBuilder &b, Location loc, Value k0, ValueRange carried) {
+            Ix ix(b, loc);
+            scf::YieldOp::create(b, loc,
+                                 steps(b, loc, args, xBase, wBase, ix.add(k0, start), unroll,
+                                       false, SmallVector<Value>(carried)));
+          });
+      sums = SmallVector<Value>(loop.getResults());
+    }
+    // The remaining full steps: unrolled where K is static, else one per iteration.
+    Value done = ix.mul(groups, span);
+    if (auto known = getConstantIntValue(fullSteps)) {
+      if (int64_t rest = *known % unroll)
+        sums = steps(b, loc, args, xBase, wBase, ix.add(done, start), rest, false, sums);
+    } else {
+      auto loop = scf::ForOp::create(
+          b, loc, done, ix.mul(fullSteps, step), ix.c(step), sums,
+          [&](OpBuilder &b, Location loc, Value k0, ValueRange carried) {
+            Ix ix(b, loc);
+            scf::YieldOp::create(b, loc,
+                                 steps(b, loc, args, xBase, wBase, ix.add(k0, start), 1, false,
+                                       SmallVector<Value>(carried)));
+          });
+      sums = SmallVector<Value>(loop.getResults());
+    }
+    // The partial last step: the lanes whose piece starts before K.
+    if (auto known = getConstantIntValue(args.k); known && *known % step == 0)
+      return sums;
+    Value last = ix.add(ix.mul(fullSteps, step), start);
+    auto tail = scf::IfOp::create(
+        b, loc, ix.lt(last, args.k),
+        [&](OpBuilder &b, Location loc) {
+          scf::YieldOp::create(b, loc,
+                               steps(b, loc, args, xBase, wBase, last, 1, true, sums));
+        },
+        [&](OpBuilder &b, Location loc) { scf::YieldOp::create(b, loc, sums); });
+    return SmallVector<Value>(tail.getResults());
+  }
+
+  /// Sums the lanes' partial sums (butterfly: every lane gets every total).
+  static void reduceWarp(OpBuilder &b, Location loc, SmallVector<Value> &sums) {
+    for (Value &sum : sums)
+      for (int32_t offset = 16; offset >= 1; offset /= 2) {
+        Value other = gpu::ShuffleOp::create(b, loc, sum, offset, 32, gpu::ShuffleMode::XOR)
+                          .getShuffleResult();
+        sum = arith::AddFOp::create(b, loc, sum, other);
+      }
+  }
+
+  void build(OpBuilder &b, Location loc, const GemmArgs &args) const {
+    Ix ix(b, loc);
+    int64_t cols = spec.gemvCols, rows = kDecodeGemvRows;
+    Value warp = ix.div(tid, 32), lane = ix.rem(tid, 32);
+    Value n0 = ix.mul(ix.add(ix.mul(args.blockN, kDecodeGemvWarps), warp), cols);
+    Value row0 = ix.mul(args.blockM, rows);
+    // Warps past the last column have nothing to do (no barrier: they may leave).
+    guarded(b, loc, ix.lt(n0, args.n), [&](OpBuilder &b, Location loc) {
+      Ix ix(b, loc);
+      // Rows of B (columns of Y) and of A, clamped into the matrices: a column past N or a
+      // row past M reads the last one, and its results are not stored.
+      auto clamp = [&](Value index, Value size) -> Value {
+        Value last = arith::SubIOp::create(b, loc, size, ix.c(1));
+        return arith::MinUIOp::create(b, loc, index, last);
+      };
+      SmallVector<Value> wBase, xBase;
+      for (int64_t c = 0; c < cols; ++c) {
+        Value col = c == 0 ? n0 : clamp(ix.add(n0, c), args.n);
+        wBase.push_back(ix.add(args.bOff, ix.mul(col, args.ldb)));
+      }
+      for (int64_t m = 0; m < rows; ++m) {
+        Value row = m == 0 ? row0 : clamp(ix.add(row0, m), args.m);
+        xBase.push_back(ix.add(args.aOff, ix.mul(row, args.lda)));
+      }
+      scf::IfOp::create(
+          b, loc, ix.lt(ix.add(row0, 1), args.m),
+          [&](OpBuilder &b, Location loc) {
+            // Two rows or more in this group: all `rows` rows; lane r stores row row0 + r.
+            Ix ix(b, loc);
+            SmallVector<Value> sums =
+                accumulate(b, loc, args, lane, xBase, wBase, spec.decodeUnrollGroup);
+            reduceWarp(b, loc, sums);
+            guarded(b, loc, ix.lt(lane, rows), [&](OpBuilder &b, Location loc) {
+              Ix ix(b, loc);
+              SmallVector<Value> run;
+              for (int64_t c = 0; c < cols; ++c) {
+                Value value = sums[c];
+                for (int64_t m = 1; m < rows; ++m) {
+                  Value mine = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                                                     ix.c(m));
+                  value = arith::SelectOp::create(b, loc, mine, sums[m * cols + c], value);
+                }
+                run.push_back(value);
+              }
+              storeOutputs(b, loc, spec, args, run, ix.add(row0, lane), n0);
+            });
+            scf::YieldOp::create(b, loc);
+          },
+          [&](OpBuilder &b, Location loc) {
+            // One row (row0 = M - 1): lane 0 stores it.
+            Ix ix(b, loc);
+            SmallVector<Value> sums = accumulate(
+                b, loc, args, lane, ArrayRef<Value>(xBase).take_front(1), wBase,
+                spec.decodeUnrollRow);
+            reduceWarp(b, loc, sums);
+            guarded(b, loc, ix.lt(lane, 1), [&](OpBuilder &b, Location loc) {
+              storeOutputs(b, loc, spec, args, sums, row0, n0);
+            });
+            scf::YieldOp::create(b, loc);
+          });
+    });
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // Kernel
 //===----------------------------------------------------------------------===//
 
@@ -1309,16 +1553,21 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
         case GemmKind::Gemv:
           shared = sharedBuffer(b, loc, spec.acc, spec.sharedBytes() / byteWidth(spec.acc));
           break;
+        case GemmKind::DecodeGemv:
+          break;
         }
 
         // One grid dim: block x = batch * (tiles per batch) + tile. The GEMV kernel's tiles
         // are column groups; the GEMM kernels' tiles go in groups of kGroupM rows of tiles
         // that walk the columns together (blocks running at the same time share rows of A
         // and columns of B in L2), as Triton's grouped ordering does.
-        // The GEMV path of a GEMM kernel (`rowGroups`) has tiles of kGemvMaxRows rows.
+        // The GEMV path of a GEMM kernel (`rowGroups`) has tiles of kGemvMaxRows rows. The
+        // decode GEMV's tiles are (column block, row group), the row groups of a column
+        // block adjacent (they read the same weights at about the same time: L2).
         auto placeBlock = [&](OpBuilder &b, Location loc, GemmArgs &args, bool gemv,
                               bool rowGroups) {
           Ix ix(b, loc);
+          bool decode = spec.kind == GemmKind::DecodeGemv;
           Value tilesN = ix.ceilDiv(args.n, gemv ? spec.gemvCols : spec.tileN());
           Value tilesM = !gemv      ? ix.ceilDiv(args.m, spec.tileM())
                          : rowGroups ? ix.ceilDiv(args.m, kGemvMaxRows)
@@ -1329,7 +1578,10 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
             batch = arith::DivUIOp::create(b, loc, blockX, perBatch);
             tile = arith::RemUIOp::create(b, loc, blockX, perBatch);
           }
-          if (gemv) {
+          if (decode) {
+            args.blockM = ix.rem(tile, tilesM);
+            args.blockN = arith::DivUIOp::create(b, loc, tile, tilesM);
+          } else if (gemv) {
             args.blockM = rowGroups ? arith::DivUIOp::create(b, loc, tile, tilesN) : ix.c(0);
             args.blockN = rowGroups ? ix.rem(tile, tilesN) : tile;
           } else {
@@ -1380,11 +1632,16 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
             kernel.build(b, loc, args);
             break;
           }
+          case GemmKind::DecodeGemv: {
+            DecodeGemvKernel kernel{spec, tid};
+            kernel.build(b, loc, args);
+            break;
+          }
           }
         };
 
-        // The GEMM (or static GEMV) kernel, in two versions where operands are checked at
-        // run time: vector loads (cp.async) when they are aligned, element loads otherwise.
+        // The GEMM (or GEMV) kernel, in two versions where operands are checked at run time:
+        // vector loads (cp.async) when they are aligned, element loads otherwise.
         auto gemm = [&](OpBuilder &b, Location loc) {
           Ix ix(b, loc);
           GemmArgs placed = args;
@@ -1429,10 +1686,10 @@ gpu::GPUFuncOp buildGemmKernel(KernelEmitter &emitter, const GemmSpec &spec) {
           gemm(b, loc);
           return;
         }
-        // M <= gemvRowLimit at run time: the GEMV path (groups of kGemvMaxRows rows, those
-        // past M zeros) on the same threads, with a grid the host sized for it.
+        // M <= kGemvMaxRows at run time: the GEMV path (kGemvMaxRows rows, those past M
+        // zeros) on the same threads, with a grid the host sized for it.
         scf::IfOp::create(
-            b, loc, ix.lt(args.m, spec.gemvRowLimit + 1),
+            b, loc, ix.lt(args.m, kGemvMaxRows + 1),
             [&](OpBuilder &b, Location loc) {
               GemmArgs placed = args;
               placeBlock(b, loc, placed, true, true);
@@ -1628,6 +1885,9 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
   spec.batchDims = g.batchSizes.size();
 
   bool halfPrecision = spec.storage.isF16() || spec.storage.isBF16();
+  auto function = op->getParentOfType<func::FuncOp>();
+  auto entry = function ? function->getAttrOfType<StringAttr>("kiln.entry") : StringAttr();
+  bool decode = entry && entry.getValue() == "decode";
   if (options.gemv && staticM && *staticM >= 1 && *staticM <= kGemvMaxRows && spec.aKContig &&
       spec.bKContig && spec.acc.isF32()) {
     spec.kind = GemmKind::Gemv;
@@ -1637,6 +1897,29 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
     spec.vecA = spec.vecB = spec.gemvVec = vec;
     spec.checkA = spec.checkB = false;
     spec.gemvCols = spec.n != kDynamic && spec.n < 2048 ? 2 : 4;
+  } else if (options.gemv && !staticM && decode && spec.aKContig && spec.bKContig &&
+             spec.acc.isF32()) {
+    // A decode step (M = its batch, only known at run time): the decode GEMV for every M,
+    // so that a row's result does not depend on how many rows there are (batched
+    // generation gives B = 1's tokens), and none of the GEMM's shared memory and threads.
+    spec.kind = GemmKind::DecodeGemv;
+    int64_t vec = std::min(spec.vecA, spec.vecB);
+    spec.vecA = spec.vecB = spec.gemvVec = vec;
+    spec.checkA &= vec > 1;
+    spec.checkB &= vec > 1;
+    // Columns per warp: enough warps for the GPU on narrow layers (N = 768: 768 warps),
+    // more weight bytes in flight per lane on wide ones.
+    spec.gemvCols = spec.n == kDynamic || spec.n >= 8192 ? 4 : spec.n >= 2048 ? 2 : 1;
+    // Full K steps per group: 16-byte loads of cols * unroll weight pieces in flight per
+    // lane for one row (32 registers of them, 64 for 4 columns), fewer for a group of rows
+    // (their input pieces add up); no more steps than K has.
+    spec.decodeUnrollRow = spec.gemvCols == 1 ? 8 : 4;
+    spec.decodeUnrollGroup = kDecodeGemvUnrollGroup;
+    if (spec.k != kDynamic) {
+      int64_t fullSteps = std::max<int64_t>(1, spec.k / (32 * vec));
+      spec.decodeUnrollRow = std::min(spec.decodeUnrollRow, fullSteps);
+      spec.decodeUnrollGroup = std::min(spec.decodeUnrollGroup, fullSteps);
+    }
   } else {
     // Large tiles when they fill the GPU (about 132 SMs), or when M is unknown and N large.
     bool large;
@@ -1651,15 +1934,10 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
       spec.kind = GemmKind::Simt;
       spec.simt = options.simt.value_or(large ? kSimtLarge : kSimtSmall);
     }
-    // M only known at run time (decode with a dynamic batch): the kernel also has a GEMV
+    // M only known at run time (a sequence length, a batch): the kernel also has a GEMV
     // path for M <= kGemvMaxRows, and the grid is sized for the path M takes.
     if (options.gemv && !staticM && spec.aKContig && spec.bKContig && spec.acc.isF32()) {
       spec.smallM = true;
-      // In a decode entry every batch size takes the GEMV path (see gemvRowLimit).
-      auto function = op->getParentOfType<func::FuncOp>();
-      auto entry = function ? function->getAttrOfType<StringAttr>("kiln.entry") : StringAttr();
-      if (entry && entry.getValue() == "decode")
-        spec.gemvRowLimit = kDecodeGemvRowLimit;
       spec.gemvCols = spec.n != kDynamic && spec.n < 2048 ? 2 : 4;
       spec.gemvVec = std::min(spec.checkA ? 1 : spec.vecA, spec.checkB ? 1 : spec.vecB);
     }
@@ -1684,16 +1962,14 @@ Value emitGemm(KernelEmitter &e, Operation *op, GemmLaunch &g) {
   for (unsigned d = 0; d < spec.batchDims; ++d)
     llvm::append_range(scalars, ArrayRef<Value>{g.batchSizes[d], g.aStrides[d], g.bStrides[d]});
   if (spec.smallM) {
-    // gridX = M <= gemvRowLimit ? GEMV blocks : GEMM blocks, in the plan's arithmetic:
-    // large = min(M / (gemvRowLimit + 1), 1).
+    // gridX = M <= kGemvMaxRows ? GEMV blocks : GEMM blocks, in the plan's arithmetic:
+    // large = min(M / (kGemvMaxRows + 1), 1).
     OpBuilder &h = e.host();
     Value large = arith::MinUIOp::create(
-        h, e.loc(), arith::DivUIOp::create(h, e.loc(), g.m, e.index(spec.gemvRowLimit + 1)),
+        h, e.loc(), arith::DivUIOp::create(h, e.loc(), g.m, e.index(kGemvMaxRows + 1)),
         e.index(1));
     Value small = arith::SubIOp::create(h, e.loc(), e.index(1), large);
     Value gemvX = e.mul(e.ceilDiv(g.n, spec.gemvCols), batchCount);
-    if (spec.gemvRowLimit > kGemvMaxRows)
-      gemvX = e.mul(gemvX, e.ceilDiv(g.m, kGemvMaxRows));
     gridX = e.add(e.mul(small, gemvX), e.mul(large, gridX));
     // No blocks at all when M = 0 (A is empty: the GEMV path may not even read its first
     // element).

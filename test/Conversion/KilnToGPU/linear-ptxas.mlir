@@ -1,16 +1,17 @@
 // REQUIRES: ptxas
 // Every GEMM kernel variant assembles with ptxas for sm_90 and sm_80: tensor cores (f16, bf16;
 // 64x64 and 128x128 tiles; NT weights, an NN operand checked at run time, Gemm's transA),
-// SIMT (f32), GEMV (decode), with the activations and epilogues of kiln.linear.
+// SIMT (f32), GEMV (one static row), the decode GEMV, with the activations and epilogues of
+// kiln.linear; on sm_90 without spilling registers to local memory.
 
 // RUN: kiln-opt %s --kiln-lower-to-gpu=precision=fp16 --kiln-gpu-to-ptx | %python %kiln_src/python/scripts/kiln-extract-ptx.py - -o %t.f16.ptx
-// RUN: %ptxas -arch=sm_90 %t.f16.ptx -o %t.f16.cubin
+// RUN: %ptxas -arch=sm_90 -warn-spills -Werror %t.f16.ptx -o %t.f16.cubin
 // RUN: FileCheck %s --check-prefix=F16 < %t.f16.ptx
 // RUN: kiln-opt %s --kiln-lower-to-gpu=precision=bf16 --kiln-gpu-to-ptx | %python %kiln_src/python/scripts/kiln-extract-ptx.py - -o %t.bf16.ptx
-// RUN: %ptxas -arch=sm_90 %t.bf16.ptx -o %t.bf16.cubin
+// RUN: %ptxas -arch=sm_90 -warn-spills -Werror %t.bf16.ptx -o %t.bf16.cubin
 // RUN: FileCheck %s --check-prefix=BF16 < %t.bf16.ptx
 // RUN: kiln-opt %s --kiln-lower-to-gpu=precision=fp32 --kiln-gpu-to-ptx | %python %kiln_src/python/scripts/kiln-extract-ptx.py - -o %t.f32.ptx
-// RUN: %ptxas -arch=sm_90 %t.f32.ptx -o %t.f32.cubin
+// RUN: %ptxas -arch=sm_90 -warn-spills -Werror %t.f32.ptx -o %t.f32.cubin
 // RUN: FileCheck %s --check-prefix=F32 < %t.f32.ptx
 // RUN: kiln-opt %s --kiln-lower-to-gpu="precision=fp16 target=sm_80" --kiln-gpu-to-ptx="chip=sm_80 features=+ptx75" | %python %kiln_src/python/scripts/kiln-extract-ptx.py - -o %t.sm80.ptx
 // RUN: %ptxas -arch=sm_80 %t.sm80.ptx -o %t.sm80.cubin
@@ -58,4 +59,34 @@ func.func @main(%x: tensor<1x?x256xf32>, %r: tensor<1x?x384xf32>, %wide: tensor<
       : (tensor<24x37xf32>, tensor<20x24xf32>, tensor<37x1xf32>) -> tensor<37x20xf32>
   return %0, %1, %2, %3, %4 : tensor<1x?x384xf32>, tensor<?x4096xf32>, tensor<1x1x384xf32>,
       tensor<2x8x?x?xf32>, tensor<37x20xf32>
+}
+
+// A decode entry's GEMMs take the decode GEMV (M known at run time): narrow and wide layers,
+// an LM head with N not a multiple of the columns, and K not a multiple of a warp's step.
+
+// F16-DAG: .entry gemv_decode_f16_kk_N2304_K768_lda768_ldb768_v8x8_c2w4r4u3x2_add(
+// F16-DAG: .entry gemv_decode_f16_kk_N768_K3072_lda3072_ldb3072_v8x8_c1w4r4u8x2_res(
+// F16-DAG: .entry gemv_decode_f16_kk_N50257_K768_lda768_ldb768_v8x8_c4w4r4u3x2(
+// F16-DAG: .entry gemv_decode_f16_kk_N11008_K4096_lda4096_ldb4096_v8x8_c4w4r4u4x2_silu(
+// F16-DAG: .entry gemv_decode_f16_kk_N96_K200_lda200_ldb200_v8x8_c1w4r4u1x1(
+// BF16-DAG: .entry gemv_decode_bf16_kk_N2304_K768_lda768_ldb768_v8x8_c2w4r4u3x2_add(
+// F32-DAG: .entry gemv_decode_f32_kk_N2304_K768_lda768_ldb768_v4x4_c2w4r4u4x2_add(
+// F32-DAG: .entry gemv_decode_f32_kk_N96_K200_lda200_ldb200_v4x4_c1w4r4u1x1(
+func.func @decode(%x: tensor<?x1x768xf32>, %h: tensor<?x1x3072xf32>, %r: tensor<?x1x768xf32>,
+                  %g: tensor<?x1x4096xf32>, %s: tensor<?x1x200xf32>)
+    -> (tensor<?x1x2304xf32>, tensor<?x1x768xf32>, tensor<?x1x50257xf32>, tensor<?x1x11008xf32>,
+        tensor<?x1x96xf32>) attributes {kiln.entry = "decode"} {
+  %wqkv = kiln.constant dense<0.5> : tensor<2304x768xf32>
+  %bqkv = kiln.constant dense<0.25> : tensor<2304xf32>
+  %wproj = kiln.constant dense<0.5> : tensor<768x3072xf32>
+  %whead = kiln.constant dense<0.5> : tensor<50257x768xf32>
+  %wup = kiln.constant dense<0.5> : tensor<11008x4096xf32>
+  %wsmall = kiln.constant dense<0.5> : tensor<96x200xf32>
+  %0 = kiln.linear %x, %wqkv bias(%bqkv : tensor<2304xf32>) : tensor<?x1x768xf32>, tensor<2304x768xf32> -> tensor<?x1x2304xf32>
+  %1 = kiln.linear %h, %wproj residual(%r : tensor<?x1x768xf32>) : tensor<?x1x3072xf32>, tensor<768x3072xf32> -> tensor<?x1x768xf32>
+  %2 = kiln.linear %x, %whead : tensor<?x1x768xf32>, tensor<50257x768xf32> -> tensor<?x1x50257xf32>
+  %3 = kiln.linear %g, %wup act silu : tensor<?x1x4096xf32>, tensor<11008x4096xf32> -> tensor<?x1x11008xf32>
+  %4 = kiln.linear %s, %wsmall : tensor<?x1x200xf32>, tensor<96x200xf32> -> tensor<?x1x96xf32>
+  return %0, %1, %2, %3, %4 : tensor<?x1x2304xf32>, tensor<?x1x768xf32>, tensor<?x1x50257xf32>,
+      tensor<?x1x11008xf32>, tensor<?x1x96xf32>
 }

@@ -123,6 +123,44 @@ func.func @decode(%x: tensor<1x1x256xf32>) -> tensor<1x1x384xf32> {
 
 // -----
 
+// A decode entry's GEMM (M = the step's batch, known at run time) takes the decode GEMV for
+// every M: 4 independent warps per block, 2 columns per warp, 4 rows per row group; no shared
+// memory, no barrier, a butterfly of shuffles per output. The grid is (column blocks) x (row
+// groups): ceil(2304 / 8) * ceil(M / 4).
+
+// CHECK-LABEL: func.func @decode_entry
+// CHECK:       %[[M:.*]] = tensor.dim %arg0, %c0
+// CHECK:       kiln.launch @kiln_kernels::@gemv_decode_f32_kk_N2304_K768_lda768_ldb768_v4x4_c2w4r4u4x2_add(%arg0, %{{.*}}, %{{.*}}) scalars(%[[M]],
+// CHECK-SAME:    block [128, 1, 1] dims(
+// CHECK-NOT:     shared
+// CHECK:       gpu.func @gemv_decode_f32_kk_N2304_K768_lda768_ldb768_v4x4_c2w4r4u4x2_add(
+// CHECK-NOT:     gpu.barrier
+// CHECK:         scf.if
+// CHECK:           vector.load %arg1{{.*}} : memref<?xf32, #gpu.address_space<global>>, vector<4xf32>
+// CHECK:           llvm.intr.fma
+// CHECK:           gpu.shuffle  xor
+// CHECK:           vector.store
+// CHECK:         } else {
+// CHECK:           vector.load %arg1{{.*}} : memref<?xf32, #gpu.address_space<global>>, vector<4xf32>
+// CHECK:           gpu.shuffle  xor
+// CHECK:           vector.store
+// CHECK:         gpu.return
+
+// F16-LABEL: func.func @decode_entry
+// F16:       kiln.launch @kiln_kernels::@gemv_decode_f16_kk_N2304_K768_lda768_ldb768_v8x8_c2w4r4u3x2_add(
+// F16:       vector.load %arg1{{.*}} : memref<?xf16, #gpu.address_space<global>>, vector<8xf16>
+
+// FORCED-LABEL: func.func @decode_entry
+// FORCED:       kiln.launch @kiln_kernels::@gemm_simt_f16_kk_N2304
+func.func @decode_entry(%x: tensor<?x1x768xf32>) -> tensor<?x1x2304xf32> attributes {kiln.entry = "decode"} {
+  %w = kiln.constant dense<0.5> : tensor<2304x768xf32>
+  %b = kiln.constant dense<0.25> : tensor<2304xf32>
+  %y = kiln.linear %x, %w bias(%b : tensor<2304xf32>) : tensor<?x1x768xf32>, tensor<2304x768xf32> -> tensor<?x1x2304xf32>
+  return %y : tensor<?x1x2304xf32>
+}
+
+// -----
+
 // A wide layer takes the large tiles: 128x128 (8 warps of 64x32 on tensor cores, 8x8 per
 // thread in SIMT).
 
