@@ -87,6 +87,17 @@ std::string floatBits(float value) {
 //===----------------------------------------------------------------------===//
 
 /// scf.for from `lb` to `ub` by `step` carrying `inits`; returns the final values.
+SmallVector<Value> onlineSoftmaxInits(KB &kb, int64_t rows, int64_t accPerRow) {
+  SmallVector<Value> inits;
+  for (int64_t r = 0; r < rows; ++r)
+    inits.push_back(kb.negInf());
+  for (int64_t r = 0; r < rows; ++r)
+    inits.push_back(kb.f32(0.0));
+  for (int64_t i = 0; i < rows * accPerRow; ++i)
+    inits.push_back(kb.f32(0.0));
+  return inits;
+}
+
 SmallVector<Value> forLoop(KB &kb, Value lb, Value ub, Value step, ValueRange inits,
                            ValuesFn body) {
   auto loop = scf::ForOp::create(
@@ -542,13 +553,7 @@ void buildSimtBody(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel, const Atte
   Value numTiles = kb.divu(kb.add(keyEnd, kSimtKeys - 1), kSimtKeys);
 
   // Loop-carried: max[R], sum[R] (lane-partial), acc[R][T].
-  SmallVector<Value> inits;
-  for (int64_t k = 0; k < R; ++k)
-    inits.push_back(kb.negInf());
-  for (int64_t k = 0; k < R; ++k)
-    inits.push_back(kb.f32(0.0));
-  for (int64_t k = 0; k < R * T; ++k)
-    inits.push_back(kb.f32(0.0));
+  SmallVector<Value> inits = onlineSoftmaxInits(kb, R, T);
 
   SmallVector<Value> final = forLoop(
       kb, kb.idx(0), numTiles, kb.idx(1), inits,

@@ -198,6 +198,10 @@ ifElse(KB &kb, mlir::Value cond, llvm::function_ref<llvm::SmallVector<mlir::Valu
 
 void ifThen(KB &kb, mlir::Value cond, llvm::function_ref<void(KB &)> thenFn);
 
+/// The initial state of an online softmax over `rows` query rows, in the order the attention
+/// loops carry it: max[rows] = -inf, sum[rows] = 0, then acc[rows][accPerRow] = 0.
+llvm::SmallVector<mlir::Value> onlineSoftmaxInits(KB &kb, int64_t rows, int64_t accPerRow);
+
 /// `kiln.kv_cache.attention ... prefill`: the FlashAttention-2 kernels of kiln.attention
 /// (tensor cores or SIMT, as for kiln.attention) with K and V read in place from the cache.
 mlir::LogicalResult lowerKVCachePrefillAttention(mlir::Operation *op, KernelEmitter &emitter);

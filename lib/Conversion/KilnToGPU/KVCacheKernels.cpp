@@ -384,15 +384,8 @@ void buildDecodeBody(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel, const De
     Value iterations = kb.divu(kb.add(kb.sub(end, start), iterationKeys - 1), iterationKeys);
 
     // Loop-carried per lane: max[GH], sum[GH] (equal on the Lr lanes of a row), acc[GH][LE].
-    SmallVector<Value> inits;
-    for (int64_t h = 0; h < GH; ++h)
-      inits.push_back(kb.negInf());
-    for (int64_t h = 0; h < GH; ++h)
-      inits.push_back(kb.f32(0.0));
-    for (int64_t i = 0; i < GH * LE; ++i)
-      inits.push_back(kb.f32(0.0));
     SmallVector<Value> state =
-        forLoop(kb, kb.idx(0), iterations, kb.idx(1), inits,
+        forLoop(kb, kb.idx(0), iterations, kb.idx(1), onlineSoftmaxInits(kb, GH, LE),
                 [&](KB &t, Value iteration, ValueRange args) -> SmallVector<Value> {
                   Value keyBase = t.add(start, t.mul(iteration, iterationKeys));
                   // Loads first: K and V rows of U keys (zeros past the split's end).
