@@ -1,7 +1,7 @@
 // RUN: kiln-opt %s -split-input-file -kiln-kv-cache="max-seq-len=128 max-batch=4" -verify-diagnostics | FileCheck %s
-// With if-applicable, modules that are no decoder are left unchanged (only the last case, a
-// name clash, is still an error: hence `not`).
-// RUN: not kiln-opt %s -split-input-file -kiln-kv-cache="if-applicable" 2>/dev/null | FileCheck %s --check-prefix=SKIP
+// With if-applicable, modules that are no decoder are left unchanged (a name clash and a
+// position table shorter than the context are still errors: hence `not`).
+// RUN: not kiln-opt %s -split-input-file -kiln-kv-cache="if-applicable max-seq-len=128" 2>/dev/null | FileCheck %s --check-prefix=SKIP
 
 // A two-layer decoder with learned position embeddings (Gather of Range(0, seq, 1)) and GQA:
 // @main stays, @decode and @prefill are added; each attention becomes a cache write and a
@@ -72,6 +72,36 @@ func.func @main(%ids: tensor<1x?xi64> {kiln.dim_params = ["", "seq"], kiln.name 
   %a1t = kiln.onnx.Transpose %a1 {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x?x4xf32>) -> tensor<1x?x2x4xf32>
   %x2 = kiln.onnx.Reshape %a1t, %oshape : (tensor<1x?x2x4xf32>, tensor<3xi64>) -> tensor<1x?x8xf32>
   %logits = kiln.linear %x2, %wout : tensor<1x?x8xf32>, tensor<16x8xf32> -> tensor<1x?x16xf32>
+  return %logits : tensor<1x?x16xf32>
+}
+
+// -----
+
+// A learned position table (reached through Unsqueeze) with 64 rows cannot serve a 128-token
+// context: positions 64..127 would read outside it. An error even with if-applicable: the
+// model is a decoder, the context asked for is too long for it.
+func.func @main(%ids: tensor<1x?xi64> {kiln.dim_params = ["", "seq"], kiln.name = "input_ids"})
+    -> (tensor<1x?x16xf32> {kiln.name = "logits"}) {
+  %wte = kiln.constant dense<0.25> : tensor<16x4xf32>
+  %wpe = kiln.constant dense<0.125> : tensor<64x4xf32>
+  %wout = kiln.constant dense<0.03> : tensor<16x4xf32>
+  %zero = kiln.constant dense<0> : tensor<i64>
+  %one = kiln.constant dense<1> : tensor<i64>
+  %axes = kiln.constant dense<0> : tensor<1xi64>
+  %shape4 = kiln.constant dense<[1, 1, -1, 4]> : tensor<4xi64>
+  %shape3 = kiln.constant dense<[1, -1, 4]> : tensor<3xi64>
+  %shape = kiln.onnx.Shape %ids {end = 2 : i64, start = 1 : i64} : (tensor<1x?xi64>) -> tensor<1xi64>
+  %len = kiln.onnx.Squeeze %shape : (tensor<1xi64>) -> tensor<i64>
+  %pos = kiln.onnx.Range %zero, %len, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %pos2 = kiln.onnx.Unsqueeze %pos, %axes : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+  %tok = kiln.onnx.Gather %wte, %ids : (tensor<16x4xf32>, tensor<1x?xi64>) -> tensor<1x?x4xf32>
+  // expected-error @+1 {{kiln-kv-cache: this position table has 64 rows, fewer than max-seq-len 128: positions past 63 would read outside it; compile with --max-seq-len 64 or less}}
+  %pe = kiln.onnx.Gather %wpe, %pos2 : (tensor<64x4xf32>, tensor<1x?xi64>) -> tensor<1x?x4xf32>
+  %x = kiln.onnx.Add %tok, %pe : (tensor<1x?x4xf32>, tensor<1x?x4xf32>) -> tensor<1x?x4xf32>
+  %q = kiln.onnx.Reshape %x, %shape4 : (tensor<1x?x4xf32>, tensor<4xi64>) -> tensor<1x1x?x4xf32>
+  %a = kiln.attention %q, %q, %q heads 1 kv_heads 1 head_dim 4 scale 0.5 causal : tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32> -> tensor<1x1x?x4xf32>
+  %y = kiln.onnx.Reshape %a, %shape3 : (tensor<1x1x?x4xf32>, tensor<3xi64>) -> tensor<1x?x4xf32>
+  %logits = kiln.linear %y, %wout : tensor<1x?x4xf32>, tensor<16x4xf32> -> tensor<1x?x16xf32>
   return %logits : tensor<1x?x16xf32>
 }
 

@@ -160,6 +160,44 @@ FailureOr<DecoderPlan> analyse(func::FuncOp main, Refusal &refusal) {
   return plan;
 }
 
+/// A table indexed by token positions (a learned position embedding, a precomputed rotary
+/// table) must have a row for every position the cache holds: a position past its end would
+/// read outside it. Follows each position range through index-preserving ops (Cast,
+/// Unsqueeze, Reshape, Squeeze, Expand, Identity) to the Gathers it indexes and returns the
+/// first one whose table is shorter than `maxSeqLen` along the gathered axis.
+std::optional<std::pair<OnnxGatherOp, int64_t>> shortPositionTable(const DecoderPlan &plan,
+                                                                   int64_t maxSeqLen) {
+  SmallVector<Value> worklist;
+  for (OnnxRangeOp range : plan.positionRanges)
+    worklist.push_back(range.getOutput());
+  llvm::SmallPtrSet<Operation *, 16> seen;
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    for (OpOperand &use : value.getUses()) {
+      Operation *user = use.getOwner();
+      if (!seen.insert(user).second)
+        continue;
+      if (auto gather = dyn_cast<OnnxGatherOp>(user)) {
+        if (use.getOperandNumber() != 1)
+          continue;
+        auto table = cast<RankedTensorType>(gather.getData().getType());
+        int64_t axis = gather.getAxis();
+        if (axis < 0)
+          axis += table.getRank();
+        if (axis >= 0 && axis < table.getRank() && !table.isDynamicDim(axis) &&
+            table.getDimSize(axis) < maxSeqLen)
+          return std::make_pair(gather, table.getDimSize(axis));
+        continue;
+      }
+      if (isa<OnnxCastOp, OnnxUnsqueezeOp, OnnxReshapeOp, OnnxSqueezeOp, OnnxExpandOp,
+              OnnxIdentityOp>(user) &&
+          use.getOperandNumber() == 0)
+        llvm::append_range(worklist, user->getResults());
+    }
+  }
+  return std::nullopt;
+}
+
 /// Clones @main into `name` with the cache: one write + cached attention per layer, positions
 /// from the argument.
 void buildEntry(const DecoderPlan &plan, StringRef name, bool prefill, int64_t seqBound,
@@ -256,7 +294,8 @@ struct KilnKVCachePass : public kiln::impl::KilnKVCachePassBase<KilnKVCachePass>
     ModuleOp module = getOperation();
     if (maxSeqLen < 1 || maxBatch < 1) {
       module.emitError() << "kiln-kv-cache: max-seq-len and max-batch must be positive, got "
-                         << maxSeqLen << " and " << maxBatch;
+                         << static_cast<int64_t>(maxSeqLen) << " and "
+                         << static_cast<int64_t>(maxBatch);
       return signalPassFailure();
     }
     for (StringRef name : {"prefill", "decode"})
@@ -278,6 +317,16 @@ struct KilnKVCachePass : public kiln::impl::KilnKVCachePassBase<KilnKVCachePass>
         return;
       refusal.at->emitError() << "kiln-kv-cache: cannot derive prefill/decode entries: "
                               << refusal.reason;
+      return signalPassFailure();
+    }
+    // Not a refusal (the model is a decoder): the context asked for is longer than the model's.
+    if (auto shortTable = shortPositionTable(*plan, maxSeqLen)) {
+      shortTable->first.emitError()
+          << "kiln-kv-cache: this position table has " << shortTable->second
+          << " rows, fewer than max-seq-len " << static_cast<int64_t>(maxSeqLen)
+          << ": positions past " << shortTable->second - 1
+          << " would read outside it; compile with --max-seq-len " << shortTable->second
+          << " or less";
       return signalPassFailure();
     }
     auto cacheType = KVCacheType::get(&getContext(), plan->attentions.size(), maxBatch,
