@@ -49,10 +49,8 @@ Usage: bench-decode.py --kiln-compile BIN --kiln-run BIN --models DIR --work DIR
 
 import argparse
 import json
-import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -62,31 +60,18 @@ LLAMA = dict(vocab_size=256, hidden_size=256, intermediate_size=688, num_hidden_
              tie_word_embeddings=False)
 MAX_SEQ_LEN = {"bytelm_llama": 2048, "gpt2_small": 1024}
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-class StepError(Exception):
-    pass
+# The reusable pieces live in python/kiln_bench (shared with bench-suite.py).
+from kiln_bench.models import export_logits_onnx  # noqa: E402
+from kiln_bench.peers_torch import GPT2Decoder, LlamaDecoder  # noqa: E402
+from kiln_bench.tools import StepError, compile_cached, decode_median, run_tool  # noqa: E402
+from kiln_bench.tools import summarize  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------
 # Pure parts (checked by --self-test)
 # ----------------------------------------------------------------------------------------------
-
-def decode_median(obj):
-    """decode_ms_per_step median of kiln-run's --output-json ({"median": ..} or a number)."""
-    if not isinstance(obj, dict) or "decode_ms_per_step" not in obj:
-        raise StepError("kiln-run's JSON has no decode_ms_per_step; keys: "
-                        + (", ".join(sorted(obj)) if isinstance(obj, dict) else "not an object"))
-    d = obj["decode_ms_per_step"]
-    v = d.get("median") if isinstance(d, dict) else d
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
-        raise StepError(f"kiln-run's decode_ms_per_step is {d!r}, not a positive median")
-    return float(v)
-
-
-def summarize(times):
-    s = sorted(times)
-    return {"median_ms": statistics.median(s), "min_ms": s[0], "max_ms": s[-1], "n": len(s)}
-
 
 def ratio(torch_ms, kiln_ms):
     if not torch_ms or not kiln_ms:
@@ -123,50 +108,16 @@ def table(results):
 # Kiln
 # ----------------------------------------------------------------------------------------------
 
-def run_tool(cmd, timeout, what):
-    shown = " ".join(cmd)
-    print("+", shown if len(shown) < 400 else shown[:380] + " ...", flush=True)
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                             timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise StepError(f"{what}: timed out after {timeout:.0f} s") from None
-    except OSError as e:
-        raise StepError(f"{what}: cannot run {cmd[0]}: {e}") from None
-    if out.returncode != 0:
-        raise StepError(f"{what}: exit status {out.returncode}\n"
-                        f"{(out.stdout + chr(10) + out.stderr).strip()[-3000:]}")
-    return out
-
-
 def kiln_compile(args, onnx_path, precision, tag, max_seq):
+    """kiln-compile --precision=P --max-seq-len N (retried with --dim-max seq=N), cached."""
     artifact = os.path.join(args.work, f"{tag}.{precision}.kiln")
-    stamp = artifact + ".cmd"
-    base = [args.kiln_compile, onnx_path, f"--precision={precision}"]
-    tail = list(args.compile_flag) + ["-o", artifact]
-    tries = [base + ["--max-seq-len", str(max_seq)] + tail,
-             base + ["--dim-max", f"seq={max_seq}"] + tail]
-    if not args.recompile and os.path.exists(artifact) and os.path.exists(stamp):
-        with open(stamp) as f:
-            previous = f.read()
-        newest = max(os.path.getmtime(onnx_path), os.path.getmtime(args.kiln_compile))
-        if os.path.getmtime(artifact) > newest and previous in (json.dumps(t) for t in tries):
-            return artifact, None
-    errors = []
-    for i, cmd in enumerate(tries):
-        t0 = time.time()
-        try:
-            run_tool(cmd, args.compile_timeout, f"kiln-compile {tag} {precision}")
-        except StepError as e:
-            errors.append(str(e))
-            if i == 0 and "max-seq-len" in str(e).split("\n", 1)[-1]:
-                print("  (kiln-compile refused --max-seq-len; retrying with --dim-max)")
-                continue
-            raise StepError("\n".join(errors)) from None
-        with open(stamp, "w") as f:
-            f.write(json.dumps(cmd))
-        return artifact, round(time.time() - t0, 1)
-    raise StepError("\n".join(errors))
+    base = [f"--precision={precision}"]
+    tries = [base + ["--max-seq-len", str(max_seq)] + list(args.compile_flag),
+             base + ["--dim-max", f"seq={max_seq}"] + list(args.compile_flag)]
+    artifact, seconds, _ = compile_cached(args.kiln_compile, onnx_path, artifact, tries,
+                                          args.compile_timeout, f"kiln-compile {tag} {precision}",
+                                          recompile=args.recompile)
+    return artifact, (round(seconds, 1) if seconds is not None else None)
 
 
 def kiln_decode(args, onnx_path, precision, tag, max_seq, ids):
@@ -211,296 +162,25 @@ def kiln_decode(args, onnx_path, precision, tag, max_seq, ids):
 
 
 # ----------------------------------------------------------------------------------------------
-# PyTorch: a static-cache decode step under a CUDA graph
+# PyTorch: the static-cache CUDA-graph loop and HF generate (python/kiln_bench/peers_torch.py)
 # ----------------------------------------------------------------------------------------------
 
-class StaticDecoder:
-    """Shared machinery: static token/position buffers, the cache, capture, replay, timing.
-
-    Subclasses set self.L, self.KVH, self.D, self.M, self.dtype and implement body(), which
-    reads self.tok / self.pos and returns logits [1, vocab] (writing the cache in place)."""
-
-    def setup(self, max_seq, vocab, device):
-        import torch
-        self.M = max_seq
-        self.tok = torch.zeros(1, dtype=torch.long, device=device)
-        self.pos = torch.zeros(1, dtype=torch.long, device=device)
-        self.ar = torch.arange(max_seq, device=device)
-        shape = (self.L, 1, self.KVH, max_seq, self.D)
-        self.kc = torch.zeros(shape, dtype=self.dtype, device=device)
-        self.vc = torch.zeros(shape, dtype=self.dtype, device=device)
-        self.logits = torch.zeros(1, vocab, dtype=torch.float32, device=device)
-        self.graph = None
-
-    def step(self):
-        logits = self.body()
-        self.logits.copy_(logits)
-        self.tok.copy_(logits.argmax(-1))
-        self.pos.add_(1)
-
-    def mask(self):
-        return (self.ar <= self.pos).view(1, 1, 1, self.M)
-
-    def capture(self):
-        import torch
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.no_grad(), torch.cuda.stream(s):
-            for _ in range(3):
-                self.step()
-        torch.cuda.current_stream().wait_stream(s)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.no_grad(), torch.cuda.graph(self.graph):
-            self.step()
-        self.pos.zero_()
-        self.kc.zero_()
-        self.vc.zero_()
-        torch.cuda.synchronize()
-
-    def prefill(self, ids):
-        """Feed the prompt one token per replay (positions 0..n-1); returns the last logits."""
-        import torch
-        self.pos.zero_()
-        for i in range(ids.numel()):
-            self.tok.copy_(ids[i:i + 1])
-            self.graph.replay()
-        torch.cuda.synchronize()
-        return self.logits.clone()
-
-    def time_decode(self, start_pos, first_tok, steps, repeats):
-        import torch
-        per_step, totals = [], []
-        for _ in range(repeats):
-            self.pos.fill_(start_pos)
-            self.tok.copy_(first_tok)
-            ev = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)]
-            torch.cuda.synchronize()
-            ev[0].record()
-            for i in range(steps):
-                self.graph.replay()
-                ev[i + 1].record()
-            torch.cuda.synchronize()
-            per_step += [ev[i].elapsed_time(ev[i + 1]) for i in range(steps)]
-            totals.append(ev[0].elapsed_time(ev[-1]) / steps)
-        return dict(summarize(per_step), mean_of_runs_ms=statistics.median(totals))
-
-
-class LlamaDecoder(StaticDecoder):
-    def __init__(self, hf, dtype, max_seq):
-        import torch
-        cfg = hf.config
-        m = hf.model
-        dev = next(hf.parameters()).device
-        self.dtype = dtype
-        self.L, self.H = cfg.num_hidden_layers, cfg.num_attention_heads
-        self.KVH = cfg.num_key_value_heads
-        self.D = cfg.hidden_size // self.H
-        self.eps = cfg.rms_norm_eps
-        self.emb = m.embed_tokens.weight
-        lay = m.layers
-        self.ln1 = [x.input_layernorm.weight for x in lay]
-        self.ln2 = [x.post_attention_layernorm.weight for x in lay]
-        self.wqkv = [torch.cat([x.self_attn.q_proj.weight, x.self_attn.k_proj.weight,
-                                x.self_attn.v_proj.weight]).contiguous() for x in lay]
-        self.wo = [x.self_attn.o_proj.weight for x in lay]
-        self.wgu = [torch.cat([x.mlp.gate_proj.weight, x.mlp.up_proj.weight]).contiguous()
-                    for x in lay]
-        self.wd = [x.mlp.down_proj.weight for x in lay]
-        self.lnf = m.norm.weight
-        self.wlm = hf.lm_head.weight
-        rope = getattr(cfg, "rope_parameters", None) or {}
-        theta = float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0)))
-        self.theta = theta
-        inv = 1.0 / theta ** (torch.arange(0, self.D, 2, device=dev, dtype=torch.float32)
-                              / self.D)
-        fr = torch.outer(torch.arange(max_seq, device=dev, dtype=torch.float32), inv)
-        emb = torch.cat([fr, fr], -1)
-        self.cos_t, self.sin_t = emb.cos().to(dtype), emb.sin().to(dtype)
-        self.setup(max_seq, self.wlm.shape[0], dev)
-
-    def rms(self, x, w):
-        import torch
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return w * x32.to(self.dtype)
-
-    @staticmethod
-    def rot(x):
-        import torch
-        h = x.shape[-1] // 2
-        return torch.cat([-x[..., h:], x[..., :h]], -1)
-
-    def body(self):
-        import torch.nn.functional as F
-        H, KVH, D = self.H, self.KVH, self.D
-        x = self.emb.index_select(0, self.tok)                       # [1, d]
-        cos = self.cos_t.index_select(0, self.pos).view(1, 1, D)
-        sin = self.sin_t.index_select(0, self.pos).view(1, 1, D)
-        mask = self.mask()
-        for i in range(self.L):
-            h = self.rms(x, self.ln1[i])
-            q, k, v = F.linear(h, self.wqkv[i]).split([H * D, KVH * D, KVH * D], -1)
-            q = q.view(1, H, D)
-            k = k.view(1, KVH, D)
-            q = q * cos + self.rot(q) * sin
-            k = k * cos + self.rot(k) * sin
-            self.kc[i].index_copy_(2, self.pos, k.view(1, KVH, 1, D))
-            self.vc[i].index_copy_(2, self.pos, v.view(1, KVH, 1, D))
-            # The H/KVH query heads j*G..j*G+G-1 of KV head j (HF's repeat_kv order) are the
-            # query rows of one SDPA call: q as [1, KVH, G, D], no K/V copy.
-            o = F.scaled_dot_product_attention(q.view(1, KVH, H // KVH, D), self.kc[i],
-                                               self.vc[i], attn_mask=mask)
-            x = x + F.linear(o.reshape(1, H * D), self.wo[i])
-            g, u = F.linear(self.rms(x, self.ln2[i]), self.wgu[i]).chunk(2, -1)
-            x = x + F.linear(F.silu(g) * u, self.wd[i])
-        return F.linear(self.rms(x, self.lnf), self.wlm)
-
-
-class GPT2Decoder(StaticDecoder):
-    def __init__(self, hf, dtype, max_seq):
-        cfg = hf.config
-        t = hf.transformer
-        dev = next(hf.parameters()).device
-        self.dtype = dtype
-        self.L, self.H = cfg.n_layer, cfg.n_head
-        self.KVH = self.H
-        self.d = cfg.n_embd
-        self.D = self.d // self.H
-        self.eps = cfg.layer_norm_epsilon
-        self.wte, self.wpe = t.wte.weight, t.wpe.weight
-        # HF Conv1D stores [in, out] and computes x @ W + b; keep [out, in] for F.linear.
-        self.blocks = [dict(ln1=(b.ln_1.weight, b.ln_1.bias), ln2=(b.ln_2.weight, b.ln_2.bias),
-                            attn=(b.attn.c_attn.weight.t().contiguous(), b.attn.c_attn.bias),
-                            proj=(b.attn.c_proj.weight.t().contiguous(), b.attn.c_proj.bias),
-                            fc=(b.mlp.c_fc.weight.t().contiguous(), b.mlp.c_fc.bias),
-                            fc2=(b.mlp.c_proj.weight.t().contiguous(), b.mlp.c_proj.bias))
-                       for b in t.h]
-        self.lnf = (t.ln_f.weight, t.ln_f.bias)
-        self.wlm = hf.lm_head.weight
-        self.setup(max_seq, self.wlm.shape[0], dev)
-
-    def body(self):
-        import torch.nn.functional as F
-        H, D, d = self.H, self.D, self.d
-        x = self.wte.index_select(0, self.tok) + self.wpe.index_select(0, self.pos)
-        mask = self.mask()
-        for i, b in enumerate(self.blocks):
-            h = F.layer_norm(x, (d,), *b["ln1"], self.eps)
-            q, k, v = F.linear(h, *b["attn"]).split(d, -1)
-            self.kc[i].index_copy_(2, self.pos, k.view(1, H, 1, D))
-            self.vc[i].index_copy_(2, self.pos, v.view(1, H, 1, D))
-            o = F.scaled_dot_product_attention(q.view(1, H, 1, D), self.kc[i], self.vc[i],
-                                               attn_mask=mask)
-            x = x + F.linear(o.reshape(1, d), *b["proj"])
-            h = F.layer_norm(x, (d,), *b["ln2"], self.eps)
-            x = x + F.linear(F.gelu(F.linear(h, *b["fc"]), approximate="tanh"), *b["fc2"])
-        return F.linear(F.layer_norm(x, (d,), *self.lnf, self.eps), self.wlm)
-
-
 def torch_decode(hf, cls, dtype, ids, args):
-    """Static-cache CUDA-graph loop over `hf`'s weights: timing and a check against HF."""
-    import torch
-    try:
-        with torch.no_grad():
-            hf = hf.to(device="cuda", dtype=dtype).eval()
-            ids_dev = torch.as_tensor(ids, dtype=torch.long, device="cuda")
-            dec = cls(hf, dtype, args.context + args.new_tokens)
-            t0 = time.time()
-            dec.capture()
-            capture_s = time.time() - t0
-            last = dec.prefill(ids_dev)
-            ref = hf(input_ids=ids_dev[None], use_cache=False).logits[0, -1].float()
-            diff = (last[0] - ref).abs().max().item()
-            check = {"max_abs_diff": diff, "max_abs_ref": ref.abs().max().item(),
-                     "argmax_same": bool(last[0].argmax().item() == ref.argmax().item())}
-            first = dec.tok.clone()
-            r = dec.time_decode(args.context, first, args.new_tokens, args.repeats)
-            r.update(check=check, capture_s=round(capture_s, 2), max_seq=dec.M,
-                     attention="SDPA over the whole static cache (max_seq) with a mask")
-            if isinstance(dec, LlamaDecoder):
-                r["rope_theta"] = dec.theta
-            del dec
-            return r
-    except Exception as e:  # noqa: BLE001  (report and go on)
-        import traceback
-        traceback.print_exc()
-        return {"error": f"{type(e).__name__}: {e}"}
-    finally:
-        torch.cuda.empty_cache()
+    from kiln_bench import peers_torch
+    r = peers_torch.torch_decode(hf, cls, dtype, ids[None], args.new_tokens, args.repeats)
+    if "check" in r:
+        r["check"].pop("passed", None)      # this script reports the check, it does not gate
+    return r
 
 
 def hf_generate(hf, dtype, ids, args):
-    import torch
-    try:
-        with torch.no_grad():
-            hf = hf.to(device="cuda", dtype=dtype).eval()
-            x = torch.as_tensor(ids, dtype=torch.long, device="cuda")[None]
-            mask = torch.ones_like(x)
-
-            def gen(n):
-                torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                out = hf.generate(x, attention_mask=mask, max_new_tokens=n, min_new_tokens=n,
-                                  do_sample=False, pad_token_id=0)
-                torch.cuda.synchronize()
-                if out.shape[1] != x.shape[1] + n:
-                    raise StepError(f"generate made {out.shape[1] - x.shape[1]} tokens, not {n}")
-                return (time.perf_counter() - t0) * 1000
-            gen(2)
-            k = args.hf_tokens
-            per = [(gen(1 + k) - gen(1)) / k for _ in range(2)]
-            return {"median_ms": statistics.median(per), "runs_ms": per, "tokens": k,
-                    "how": "(wall time of 1+K new tokens - of 1) / K"}
-    except Exception as e:  # noqa: BLE001
-        return {"error": f"{type(e).__name__}: {e}"}
-    finally:
-        torch.cuda.empty_cache()
+    from kiln_bench import peers_torch
+    return peers_torch.hf_generate(hf, dtype, ids, args.hf_tokens)
 
 
 def export_gpt2(model, path, max_seq):
     """Dynamic-seq ONNX of `model` (logits only), cached at `path`."""
-    import torch
-    if os.path.exists(path):
-        return {"cached": True}
-
-    class LogitsOnly(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, input_ids):
-            return self.m(input_ids=input_ids, use_cache=False, return_dict=False)[0]
-
-    ids = torch.zeros(1, 16, dtype=torch.long)
-    kw = dict(dynamo=True, opset_version=18, input_names=["input_ids"],
-              output_names=["logits"], external_data=False)
-    tmp = path + ".tmp.onnx"
-    t0 = time.time()
-    how = "dynamic_shapes={'input_ids': {1: Dim('seq', min=2, max=%d)}}" % max_seq
-    with torch.no_grad():
-        try:
-            torch.onnx.export(LogitsOnly(model).eval(), (ids,), tmp, dynamic_shapes={
-                "input_ids": {1: torch.export.Dim("seq", min=2, max=max_seq)}}, **kw)
-        except Exception as e:  # noqa: BLE001
-            print(f"dynamic_shapes export failed ({type(e).__name__}: {str(e)[:300]}); "
-                  "trying dynamic_axes", flush=True)
-            how = "dynamic_axes={'input_ids': {1: 'seq'}, 'logits': {1: 'seq'}}"
-            torch.onnx.export(LogitsOnly(model).eval(), (ids,), tmp,
-                              dynamic_axes={"input_ids": {1: "seq"}, "logits": {1: "seq"}},
-                              **kw)
-    info = {"cached": False, "export_s": round(time.time() - t0, 1), "dynamic_via": how}
-    try:
-        import onnx
-        g = onnx.load(tmp, load_external_data=False).graph
-        dim = g.input[0].type.tensor_type.shape.dim[1]
-        info["seq_dim"] = dim.dim_param or dim.dim_value
-        if not dim.dim_param:
-            print(f"warning: the exported input's dim 1 is {dim.dim_value}, not symbolic",
-                  flush=True)
-    except Exception as e:  # noqa: BLE001
-        info["seq_dim"] = f"unchecked ({type(e).__name__})"
-    os.replace(tmp, path)
-    return info
+    return export_logits_onnx(model, path, max_seq)
 
 
 # ----------------------------------------------------------------------------------------------
