@@ -705,8 +705,10 @@ void SymbolicShapes::inferOp(Operation *op) {
           sizes = getConstantInts(sizesValue);
         else if ((*d)[axis].isConstant() && (*d)[axis].offset % n == 0)
           sizes = SmallVector<int64_t>(n, (*d)[axis].offset / n);
+        // A copy: setDims below may grow `dims` and move the entry `d` points to.
+        const DimList input = *d;
         for (auto [i, result] : llvm::enumerate(split.getOutputs())) {
-          DimList part = *d;
+          DimList part = input;
           part[axis] = sizes && i < sizes->size() ? DimExpr::constant((*sizes)[i]) : fresh();
           setDims(result, part);
         }

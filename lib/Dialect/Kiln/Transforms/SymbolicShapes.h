@@ -57,7 +57,8 @@ public:
   /// Analyses the ops of `function`'s body in order.
   explicit SymbolicShapes(mlir::func::FuncOp function);
 
-  /// The dims of `value`, or nullptr when its rank is unknown.
+  /// The dims of `value`, or nullptr when its rank is unknown. (While the analysis runs,
+  /// such a pointer is invalidated by the next setDims: the map may grow.)
   const DimList *getDims(mlir::Value value) const;
   /// The elements of `value` when it is a small integer vector (or scalar) the rules track.
   const ShapeValue *getShapeValue(mlir::Value value) const;
