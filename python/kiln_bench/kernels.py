@@ -149,7 +149,12 @@ def attention_model(B, H, S, D):
              h.make_node("MatMul", ["probs", "v"], ["out"])]
     g = h.make_graph(nodes, f"causal_attention_B{B}_H{H}_S{S}_D{D}", inputs, [output], inits)
     return h.make_model(g, opset_imports=[h.make_opsetid("", 18)],
-                        producer_name="kiln_bench")
+                        producer_name="kiln_bench", ir_version=KERNEL_GRAPH_IR_VERSION)
+
+
+# onnx >= 1.19's make_model writes the newest IR version (14 with onnx 1.23); Kiln reads 7..10,
+# and opset 18 needs no more than IR 8.
+KERNEL_GRAPH_IR_VERSION = 8
 
 
 def gemm_weight(N, K, seed=0):
@@ -167,7 +172,8 @@ def gemm_model(M, N, K, w):
                      [h.make_tensor_value_info("x", TP.FLOAT16, [M, K])],
                      [h.make_tensor_value_info("y", TP.FLOAT16, [M, N])],
                      [nh.from_array(w, "w")])
-    return h.make_model(g, opset_imports=[h.make_opsetid("", 18)], producer_name="kiln_bench")
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 18)], producer_name="kiln_bench",
+                        ir_version=KERNEL_GRAPH_IR_VERSION)
 
 
 def random_f16(shape, seed):
@@ -180,7 +186,7 @@ def _save_model(model, path, spec):
     """Write model to path unless the same spec was written there before."""
     import onnx
     stamp = path + ".spec.json"
-    text = json.dumps(spec, sort_keys=True)
+    text = json.dumps(dict(spec, ir_version=KERNEL_GRAPH_IR_VERSION), sort_keys=True)
     if os.path.exists(path) and os.path.exists(stamp) and open(stamp).read() == text:
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
