@@ -232,6 +232,29 @@ def _kdir(args, name):
     return d
 
 
+def kiln_graph_row(args, deadline, rid, state, got, d, inputs, ref, what):
+    """Kiln's cell of a kernel row: compile the row's ONNX graph (state["onnx"]) to
+    D/fp16.kiln (cached), time it with kiln-run --repeat, compared with the peer's outputs in
+    `ref` when the peer wrote them; `got` (the graph step's result) stands in when the graph
+    could not be written. The reference is removed afterwards (written again by the next run,
+    from that run's inputs)."""
+    def kiln():
+        artifact, seconds, _ = tools.compile_cached(
+            args.kiln_compile, state["onnx"], os.path.join(d, "fp16.kiln"),
+            [["--precision=fp16"]], deadline.timeout(args.compile_timeout),
+            f"kiln-compile of {what}", recompile=args.recompile)
+        r = tools.kiln_forward(args.kiln_run, artifact, inputs, args.kernel_reps, 3,
+                               deadline.timeout(args.run_timeout), f"kiln-run of {what}",
+                               expect=ref if os.path.exists(ref) else None)
+        r["compile_s"] = seconds
+        return r
+    cell = tools.measure(deadline, f"{rid}: Kiln", kiln) if "onnx" in state else \
+        {k: v for k, v in got.items() if k != "seconds"}
+    if os.path.exists(ref):
+        os.remove(ref)
+    return cell
+
+
 def attention_row(args, deadline, B, H, S, D):
     rid = f"kernels attention causal B{B} H{H} S{S} D{D}"
     d = _kdir(args, f"attention_B{B}_H{H}_S{S}_D{D}")
@@ -287,22 +310,8 @@ def attention_row(args, deadline, B, H, S, D):
     else:
         row["peers"]["sdpa_flash"] = {k: v for k, v in got.items() if k != "seconds"}
 
-    def kiln():
-        artifact, seconds, _ = tools.compile_cached(
-            args.kiln_compile, state["onnx"], os.path.join(d, "fp16.kiln"),
-            [["--precision=fp16"]], deadline.timeout(args.compile_timeout),
-            f"kiln-compile of the attention graph B{B} H{H} S{S} D{D}",
-            recompile=args.recompile)
-        r = tools.kiln_forward(args.kiln_run, artifact, files, args.kernel_reps, 3,
-                               deadline.timeout(args.run_timeout),
-                               f"kiln-run of the attention graph B{B} H{H} S{S} D{D}",
-                               expect=ref if os.path.exists(ref) else None)
-        r["compile_s"] = seconds
-        return r
-    row["kiln"] = tools.measure(deadline, f"{rid}: Kiln", kiln) if "onnx" in state else \
-        {k: v for k, v in got.items() if k != "seconds"}
-    if os.path.exists(ref):
-        os.remove(ref)      # written again next time, from that run's inputs
+    row["kiln"] = kiln_graph_row(args, deadline, rid, state, got, d, files, ref,
+                                 f"the attention graph B{B} H{H} S{S} D{D}")
     return row
 
 
@@ -347,21 +356,8 @@ def gemm_row(args, deadline, M, N, K, bw):
     row["peers"]["cublas"] = tools.measure(deadline, f"{rid}: torch.matmul", peer) \
         if "onnx" in state else {k: v for k, v in got.items() if k != "seconds"}
 
-    def kiln():
-        artifact, seconds, _ = tools.compile_cached(
-            args.kiln_compile, state["onnx"], os.path.join(d, "fp16.kiln"),
-            [["--precision=fp16"]], deadline.timeout(args.compile_timeout),
-            f"kiln-compile of the {kind} graph {M}x{N}x{K}", recompile=args.recompile)
-        r = tools.kiln_forward(args.kiln_run, artifact, {"x": x_path}, args.kernel_reps, 3,
-                               deadline.timeout(args.run_timeout),
-                               f"kiln-run of the {kind} graph {M}x{N}x{K}",
-                               expect=ref if os.path.exists(ref) else None)
-        r["compile_s"] = seconds
-        return r
-    row["kiln"] = tools.measure(deadline, f"{rid}: Kiln", kiln) if "onnx" in state else \
-        {k: v for k, v in got.items() if k != "seconds"}
-    if os.path.exists(ref):
-        os.remove(ref)
+    row["kiln"] = kiln_graph_row(args, deadline, rid, state, got, d, {"x": x_path}, ref,
+                                 f"the {kind} graph {M}x{N}x{K}")
     return row
 
 
