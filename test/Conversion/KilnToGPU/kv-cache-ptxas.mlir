@@ -20,14 +20,14 @@
 // RUN: %ptxas -arch=sm_80 %t.sm80f32.ptx -o %t.sm80f32.cubin
 
 // F32-DAG: .entry kv_cache_write_f32_to_f32_l4_kv2_s2048_d32(
-// F32-DAG: .entry kv_cache_decode_f32_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4(
-// F32-DAG: .entry kv_cache_decode_combine_f32_h8_d32_sp128_kb16(
+// F32-DAG: .entry kv_cache_decode_f32_l4_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4(
+// F32-DAG: .entry kv_cache_decode_combine_f32_h8_d32_sp128_kb16_mk64(
 // F32-DAG: .entry kv_cache_prefill_simt_f32_d32_dv32_g4_causal_scale3e3504f4(
 // F32-DAG: ld.global.v4.b32
 // F32-NOT: mma.sync
 
 // F16-DAG: .entry kv_cache_write_f16_to_f16_l4_kv2_s2048_d32(
-// F16-DAG: .entry kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4(
+// F16-DAG: .entry kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4(
 // F16-DAG: .entry kv_cache_prefill_mma_f16_d32_dv32_g4_causal_scale3e3504f4(
 // F16-DAG: .entry kv_cache_prefill_mma_f16_d128_dv128_g8_causal_scale3db504f3(
 // F16-DAG: .entry kv_cache_prefill_simt_f16_d72_dv72_g2_causal_scale3df15bef(

@@ -24,12 +24,12 @@
 // CHECK:       %[[C1:.*]] = kiln.launch @kiln_kernels::@kv_cache_write_f32_to_f32_l4_kv2_s2048_d32(%[[CACHE]], %arg1, %arg2, %arg3, %arg4)
 // CHECK-SAME:    scalars(%[[T]], %c3) grid(%[[WBLOCKS]], %{{.*}}, %{{.*}}) block [256, 1, 1] tied [0]
 // CHECK-SAME:    -> tensor<67108864xf32>
-// CHECK:       %[[P:.*]]:2 = kiln.launch @kiln_kernels::@kv_cache_decode_f32_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4(%arg0, %[[C1]], %arg3, %arg4)
+// CHECK:       %[[P:.*]]:2 = kiln.launch @kiln_kernels::@kv_cache_decode_f32_l4_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4(%arg0, %[[C1]], %arg3, %arg4)
 // CHECK-SAME:    scalars(%[[T]], %{{.*}}, %[[SPLITS:c128(_[0-9]+)?]]) grid(%[[SPLITS]], %c2{{(_[0-9]+)?}}, %[[T]]) block [128, 1, 1]
 // CHECK-SAME:    -> (tensor<?x8x128x32xf32>, tensor<?x8x128x2xf32>)
 // CHECK:       %[[ROWS:.*]] = arith.muli %[[T]], %c8
 // CHECK:       %[[CBLOCKS:.*]] = arith.ceildivui %[[ROWS]], %c4
-// CHECK:       %[[O:.*]] = kiln.launch @kiln_kernels::@kv_cache_decode_combine_f32_h8_d32_sp128_kb16(%[[P]]#0, %[[P]]#1, %arg3)
+// CHECK:       %[[O:.*]] = kiln.launch @kiln_kernels::@kv_cache_decode_combine_f32_h8_d32_sp128_kb16_mk64(%[[P]]#0, %[[P]]#1, %arg3)
 // CHECK-SAME:    scalars(%[[T]], %[[SPLITS]]) grid(%[[CBLOCKS]], %{{.*}}, %{{.*}}) block [128, 1, 1] dims(%[[T]])
 // CHECK:       return %[[O]] : tensor<1x8x?x32xf32>
 // The write kernel: vector<4xf32> moves into the result (the cache buffer).
@@ -42,12 +42,16 @@
 // CHECK:           vector.load %arg2
 // CHECK:           vector.store %{{.*}}, %arg5
 // The split kernel: per warp and head max, sum and acc[32] in shared memory.
-// CHECK:       gpu.func @kv_cache_decode_f32_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4(
+// CHECK:       gpu.func @kv_cache_decode_f32_l4_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4(
 // CHECK-SAME:    workgroup(%{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<512xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME:    known_block_size = array<i32: 128, 1, 1>
 // CHECK:         gpu.block_id  z
 // CHECK:         memref.load %arg2
 // CHECK:         memref.load %arg3
+// A split's keys: ceil(n / splits) rounded up to the block's 16 keys, at least 64; the split
+// starts at split * chunk.
+// CHECK:         %[[CHUNK:.*]] = arith.maxui %{{.*}}, %c64
+// CHECK:         arith.muli %block_id_x, %[[CHUNK]]
 // CHECK:         scf.if
 // CHECK:           scf.for
 // CHECK:             vector.load %arg1{{.*}} vector<4xf32>
@@ -56,7 +60,7 @@
 // CHECK:             llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
 // CHECK:           gpu.barrier
 // CHECK:           memref.store {{.*}} : memref<?xf32, #gpu.address_space<global>>
-// CHECK:       gpu.func @kv_cache_decode_combine_f32_h8_d32_sp128_kb16(
+// CHECK:       gpu.func @kv_cache_decode_combine_f32_h8_d32_sp128_kb16_mk64(
 // CHECK:         gpu.shuffle  xor
 // CHECK:         scf.for
 // CHECK:           gpu.shuffle  idx
@@ -67,18 +71,18 @@
 // F16-LABEL: func.func @decode
 // F16-SAME:  tensor<67108864xf16> {kiln.kv_cache = !kiln.kv_cache<layers = 4, max_batch = 64, kv_heads = 2, max_seq = 2048, head_dim = 32, f16>
 // F16:       kiln.launch @kiln_kernels::@kv_cache_write_f16_to_f16_l4_kv2_s2048_d32({{.*}}) {{.*}} tied [0] : {{.*}} -> tensor<67108864xf16>
-// F16:       kiln.launch @kiln_kernels::@kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4({{.*}}) grid(%c64{{(_[0-9]+)?}}, {{.*}} -> (tensor<?x8x64x32xf32>, tensor<?x8x64x2xf32>)
-// F16:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_f16_h8_d32_sp64_kb32({{.*}}) -> tensor<1x8x?x32xf16>
-// F16:       gpu.func @kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4(
+// F16:       kiln.launch @kiln_kernels::@kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4({{.*}}) grid(%c64{{(_[0-9]+)?}}, {{.*}} -> (tensor<?x8x64x32xf32>, tensor<?x8x64x2xf32>)
+// F16:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_f16_h8_d32_sp64_kb32_mk64({{.*}}) -> tensor<1x8x?x32xf16>
+// F16:       gpu.func @kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4(
 // F16:         vector.load %arg1{{.*}} {alignment = 16 : i64} : memref<?xf16, #gpu.address_space<global>>, vector<8xf16>
 
 // BF16-LABEL: func.func @decode
 // BF16:       kiln.launch @kiln_kernels::@kv_cache_write_bf16_to_bf16_l4_kv2_s2048_d32({{.*}}) {{.*}} tied [0] : {{.*}} -> tensor<67108864xbf16>
-// BF16:       kiln.launch @kiln_kernels::@kv_cache_decode_bf16_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4
-// BF16:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_bf16_h8_d32_sp64_kb32
+// BF16:       kiln.launch @kiln_kernels::@kv_cache_decode_bf16_l4_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4
+// BF16:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_bf16_h8_d32_sp64_kb32_mk64
 
 // FORCED-LABEL: func.func @decode
-// FORCED:       kiln.launch @kiln_kernels::@kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_scale3e3504f4
+// FORCED:       kiln.launch @kiln_kernels::@kv_cache_decode_f16_l4_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4
 !cache = !kiln.kv_cache<layers = 4, max_batch = 64, kv_heads = 2, max_seq = 2048, head_dim = 32, f32>
 func.func @decode(%q: tensor<1x8x?x32xf32> {kiln.dim_params = ["", "", "seq", ""]},
                   %k: tensor<1x2x?x32xf32> {kiln.dim_params = ["", "", "seq", ""]},
@@ -124,8 +128,8 @@ func.func @decode(%q: tensor<1x8x?x32xf32> {kiln.dim_params = ["", "", "seq", ""
 
 // KILN_KV_ATTENTION=decode: prefill on the decode kernels.
 // FORCED-LABEL: func.func @prefill
-// FORCED:       kiln.launch @kiln_kernels::@kv_cache_decode_f16_l2_kv2_s2048_d32_g4_gh4_scale3e3504f4
-// FORCED:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_f16_h8_d32_sp64_kb32
+// FORCED:       kiln.launch @kiln_kernels::@kv_cache_decode_f16_l2_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4
+// FORCED:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_f16_h8_d32_sp64_kb32_mk64
 !cache = !kiln.kv_cache<layers = 2, max_batch = 8, kv_heads = 2, max_seq = 2048, head_dim = 32, f32>
 func.func @prefill(%q: tensor<1x8x?x32xf32> {kiln.dim_params = ["", "", "seq", ""]},
                    %k: tensor<1x2x?x32xf32> {kiln.dim_params = ["", "", "seq", ""]},
@@ -148,10 +152,10 @@ func.func @prefill(%q: tensor<1x8x?x32xf32> {kiln.dim_params = ["", "", "seq", "
 // min(512 / 4, ceil(528 / 2)) = 128 splits.
 
 // CHECK-LABEL: func.func @static_tokens
-// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_f32_l1_kv12_s1024_d64_g1_gh1_scale3e000000({{.*}}) scalars(%c4{{(_[0-9]+)?}}, %c0{{(_[0-9]+)?}}, %c44{{(_[0-9]+)?}}) grid(%c44{{(_[0-9]+)?}}, %c12{{(_[0-9]+)?}}, %c4{{(_[0-9]+)?}})
+// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_f32_l1_kv12_s1024_d64_g1_gh1_mk64_scale3e000000({{.*}}) scalars(%c4{{(_[0-9]+)?}}, %c0{{(_[0-9]+)?}}, %c44{{(_[0-9]+)?}}) grid(%c44{{(_[0-9]+)?}}, %c12{{(_[0-9]+)?}}, %c4{{(_[0-9]+)?}})
 // CHECK-SAME:    -> (tensor<4x12x44x64xf32>, tensor<4x12x44x2xf32>)
-// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_f32_h12_d64_sp128_kb8({{.*}}) scalars(%c4{{(_[0-9]+)?}}, %c44{{(_[0-9]+)?}}) grid(%c12{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}})
-// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_f32_l1_kv1_s512_d256_g16_gh8_scale3d800000({{.*}}) grid(%c128{{(_[0-9]+)?}}, %c2{{(_[0-9]+)?}}, %c4{{(_[0-9]+)?}})
+// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_combine_f32_h12_d64_sp128_kb8_mk64({{.*}}) scalars(%c4{{(_[0-9]+)?}}, %c44{{(_[0-9]+)?}}) grid(%c12{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}})
+// CHECK:       kiln.launch @kiln_kernels::@kv_cache_decode_f32_l1_kv1_s512_d256_g16_gh8_mk64_scale3d800000({{.*}}) grid(%c128{{(_[0-9]+)?}}, %c2{{(_[0-9]+)?}}, %c4{{(_[0-9]+)?}})
 !gpt2 = !kiln.kv_cache<layers = 1, max_batch = 4, kv_heads = 12, max_seq = 1024, head_dim = 64, f32>
 !mqa = !kiln.kv_cache<layers = 1, max_batch = 4, kv_heads = 1, max_seq = 512, head_dim = 256, f32>
 func.func @static_tokens(%q: tensor<1x12x4x64xf32>, %pos: tensor<4xi64>, %slots: tensor<4xi64>,
