@@ -2,6 +2,10 @@
 // With if-applicable, modules that are no decoder are left unchanged (a name clash and a
 // position table shorter than the context are still errors: hence `not`).
 // RUN: not kiln-opt %s -split-input-file -kiln-kv-cache="if-applicable max-seq-len=128" 2>/dev/null | FileCheck %s --check-prefix=SKIP
+// With fit-position-tables (kiln-compile without --max-seq-len), a short position table sets
+// the context instead (the other failing cases still fail: hence `not`).
+// RUN: not kiln-opt %s -split-input-file -kiln-kv-cache="max-seq-len=128 max-batch=4 fit-position-tables" 2>/dev/null | FileCheck %s --check-prefix=FIT
+// RUN: not kiln-opt %s -split-input-file -kiln-kv-cache="max-seq-len=128 max-batch=4 fit-position-tables" 2>&1 >/dev/null | FileCheck %s --check-prefix=FIT-WARN
 
 // A two-layer decoder with learned position embeddings (Gather of Range(0, seq, 1)) and GQA:
 // @main stays, @decode and @prefill are added; each attention becomes a cache write and a
@@ -80,6 +84,10 @@ func.func @main(%ids: tensor<1x?xi64> {kiln.dim_params = ["", "seq"], kiln.name 
 // A learned position table (reached through Unsqueeze) with 64 rows cannot serve a 128-token
 // context: positions 64..127 would read outside it. An error even with if-applicable: the
 // model is a decoder, the context asked for is too long for it.
+// FIT-WARN: warning: kiln-kv-cache: this position table has 64 rows: the context (max-seq-len) is 64, not 128
+// FIT: func.func @prefill({{.*}}max_seq = 64
+// FIT-SAME: attributes {kiln.dim_max = {seq = 64 : i64}, kiln.entry = "prefill"}
+// FIT: func.func @decode({{.*}}max_seq = 64
 func.func @main(%ids: tensor<1x?xi64> {kiln.dim_params = ["", "seq"], kiln.name = "input_ids"})
     -> (tensor<1x?x16xf32> {kiln.name = "logits"}) {
   %wte = kiln.constant dense<0.25> : tensor<16x4xf32>

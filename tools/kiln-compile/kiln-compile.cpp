@@ -87,7 +87,8 @@ static cl::opt<std::string> kvCache(
     cl::init("auto"), cl::cat(category));
 static cl::opt<int64_t> maxSeqLen("max-seq-len",
                                   cl::desc("Maximum context of a generated sequence (prompt "
-                                           "plus new tokens): the KV cache's length"),
+                                           "plus new tokens): the KV cache's length (default "
+                                           "2048, or the model's position table if shorter)"),
                                   cl::init(2048), cl::cat(category));
 static cl::opt<int64_t> maxBatch("max-batch",
                                  cl::desc("Maximum number of sequences generated at once (KV "
@@ -314,6 +315,9 @@ int main(int argc, char **argv) {
       cache.maxSeqLen = maxSeqLen;
       cache.maxBatch = maxBatch;
       cache.ifApplicable = kvCache == "auto";
+      // Without --max-seq-len, a model whose position table is shorter than the default
+      // context (GPT-2: 1024 positions) gets its table's length instead of an error.
+      cache.fitPositionTables = maxSeqLen.getNumOccurrences() == 0;
       pm.addPass(kiln::createKilnKVCachePass(cache));
     }
     if (toKernels) {

@@ -180,7 +180,9 @@ std::optional<std::pair<OnnxGatherOp, int64_t>> shortPositionTable(const Decoder
       if (auto gather = dyn_cast<OnnxGatherOp>(user)) {
         if (use.getOperandNumber() != 1)
           continue;
-        auto table = cast<RankedTensorType>(gather.getData().getType());
+        auto table = dyn_cast<RankedTensorType>(gather.getData().getType());
+        if (!table)
+          continue;
         int64_t axis = gather.getAxis();
         if (axis < 0)
           axis += table.getRank();
@@ -320,21 +322,28 @@ struct KilnKVCachePass : public kiln::impl::KilnKVCachePassBase<KilnKVCachePass>
       return signalPassFailure();
     }
     // Not a refusal (the model is a decoder): the context asked for is longer than the model's.
-    if (auto shortTable = shortPositionTable(*plan, maxSeqLen)) {
-      shortTable->first.emitError()
-          << "kiln-kv-cache: this position table has " << shortTable->second
-          << " rows, fewer than max-seq-len " << static_cast<int64_t>(maxSeqLen)
-          << ": positions past " << shortTable->second - 1
-          << " would read outside it; compile with --max-seq-len " << shortTable->second
-          << " or less";
-      return signalPassFailure();
+    int64_t context = maxSeqLen;
+    while (auto shortTable = shortPositionTable(*plan, context)) {
+      auto [gather, rows] = *shortTable;
+      if (!fitPositionTables || rows < 1) {
+        gather.emitError() << "kiln-kv-cache: this position table has " << rows
+                           << " rows, fewer than max-seq-len " << context
+                           << ": positions past " << rows - 1
+                           << " would read outside it; compile with --max-seq-len " << rows
+                           << " or less";
+        return signalPassFailure();
+      }
+      gather.emitWarning() << "kiln-kv-cache: this position table has " << rows
+                           << " rows: the context (max-seq-len) is " << rows << ", not "
+                           << context;
+      context = rows;
     }
     auto cacheType = KVCacheType::get(&getContext(), plan->attentions.size(), maxBatch,
-                                      plan->kvHeads, maxSeqLen, plan->headDim,
+                                      plan->kvHeads, context, plan->headDim,
                                       plan->elementType);
     // Decode first so that the module reads main, prefill, decode.
     buildEntry(*plan, "decode", /*prefill=*/false, maxBatch, cacheType);
-    buildEntry(*plan, "prefill", /*prefill=*/true, maxSeqLen, cacheType);
+    buildEntry(*plan, "prefill", /*prefill=*/true, context, cacheType);
   }
 };
 

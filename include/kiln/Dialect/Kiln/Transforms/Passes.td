@@ -154,6 +154,11 @@ def KilnKVCachePass : Pass<"kiln-kv-cache", "::mlir::ModuleOp"> {
     (CumSum/Trilu over `seq`, or a position range other than `Range(0, seq, 1)`). With
     `if-applicable`, such a module is left unchanged instead.
 
+    A table the positions index (a learned position embedding, a precomputed rotary table)
+    must hold `max-seq-len` rows: a shorter one is an error naming the Gather and the context
+    that fits, or with `fit-position-tables` (kiln-compile without `--max-seq-len`) the
+    context becomes the table's length, with a warning.
+
     ```mlir
     // before (@main, one layer)
     %o = kiln.attention %q, %k, %v heads 8 kv_heads 2 head_dim 32 scale 0.17677 causal ...
@@ -168,7 +173,10 @@ def KilnKVCachePass : Pass<"kiln-kv-cache", "::mlir::ModuleOp"> {
     Option<"maxBatch", "max-batch", "int64_t", /*default=*/"64",
            "Maximum number of sequences in flight: cache slots and the decode batch">,
     Option<"ifApplicable", "if-applicable", "bool", /*default=*/"false",
-           "Leave a module that is not a causal decoder unchanged instead of failing">
+           "Leave a module that is not a causal decoder unchanged instead of failing">,
+    Option<"fitPositionTables", "fit-position-tables", "bool", /*default=*/"false",
+           "When a table the positions index (a learned position embedding) is shorter than "
+           "max-seq-len, shrink the context to it (with a warning) instead of failing">
   ];
 }
 
