@@ -57,10 +57,14 @@ import json
 import math
 import os
 import re
-import subprocess
 import sys
 import threading
 import time
+
+# The tool runner (StepError naming the step, the command and the tool's output) is the
+# benchmark package's.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from kiln_bench.tools import StepError, read_json, run_tool  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------
 # Constants of the contract
@@ -73,10 +77,6 @@ BPB_TOLERANCE = {"fp32": 0.002, "fp16": 0.01, "bf16": 0.01}
 README_ROUNDING = 0.00005            # the README figures have 4 decimals
 GREEDY_MIN_FRACTION = {"fp32": 1.0, "fp16": 0.95}     # bf16: reported only
 SKIPPABLE = ("reference", "teacher", "b1", "b64", "bpb")
-
-
-class StepError(Exception):
-    """A step that failed: the message says which and shows the tool's output."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -402,45 +402,6 @@ class Budget:
 
 class DeadlineReached(Exception):
     pass
-
-
-def show_cmd(cmd):
-    text = " ".join(cmd)
-    return text if len(text) < 400 else text[:380] + f" ... ({len(cmd)} arguments)"
-
-
-def as_text(data):
-    if data is None:
-        return ""
-    return data if isinstance(data, str) else data.decode(errors="replace")
-
-
-def run_tool(cmd, timeout, what, echo=True):
-    """Run a tool; on failure or timeout raise StepError with the command and its output."""
-    if echo:
-        print("+", show_cmd(cmd), flush=True)
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                             timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        tail = (as_text(e.stdout) + "\n" + as_text(e.stderr)).strip()
-        raise StepError(f"{what}: timed out after {timeout:.0f} s: {show_cmd(cmd)}\n"
-                        f"{tail[-2000:]}") from None
-    except OSError as e:
-        raise StepError(f"{what}: cannot run {cmd[0]}: {e}") from None
-    if out.returncode != 0:
-        text = (out.stdout + "\n" + out.stderr).strip()
-        raise StepError(f"{what}: exit status {out.returncode}: {show_cmd(cmd)}\n"
-                        f"{text[-3000:]}")
-    return out
-
-
-def read_json(path, what):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise StepError(f"{what}: cannot read its --output-json {path}: {e}") from None
 
 
 def sha256_file(path):
@@ -831,7 +792,7 @@ def check_model(args, name, text, main, extra, cache, budget, providers, results
         except StepError as e:
             r["errors"].append(str(e))
         except DeadlineReached:
-            results["incomplete"].append(f"{name} {p}: B=64 (deadline)")
+            results["incomplete"].append(f"{name} {p}: B={args.batch} (deadline)")
 
 
 def self_test():
