@@ -1,6 +1,8 @@
 // RUN: kiln-opt %s -split-input-file -verify-diagnostics --kiln-lower-to-gpu | FileCheck %s
 // RUN: kiln-opt %s -split-input-file -verify-diagnostics --kiln-lower-to-gpu=precision=fp16 | FileCheck %s --check-prefix=F16
 // RUN: kiln-opt %s -split-input-file -verify-diagnostics --kiln-lower-to-gpu=precision=bf16 | FileCheck %s --check-prefix=BF16
+// KILN_DECODE_SPLIT_KEYS overrides the 64-key minimum of a decode split.
+// RUN: env KILN_DECODE_SPLIT_KEYS=200 kiln-opt %s -split-input-file -verify-diagnostics --kiln-lower-to-gpu | FileCheck %s --check-prefix=SPLITKEYS
 // RUN: env KILN_KV_ATTENTION=decode kiln-opt %s -split-input-file -verify-diagnostics --kiln-lower-to-gpu=precision=fp16 | FileCheck %s --check-prefix=FORCED
 
 // The KV cache ops (lib/Conversion/KilnToGPU/KVCacheKernels.cpp). The cache argument is one
@@ -41,6 +43,10 @@
 // CHECK:           vector.store %{{.*}}, %arg5[{{.*}}] {alignment = 16 : i64}
 // CHECK:           vector.load %arg2
 // CHECK:           vector.store %{{.*}}, %arg5
+// 200 keys rounded up to the block's 16: 208.
+// SPLITKEYS: gpu.func @kv_cache_decode_f32_l4_kv2_s2048_d32_g4_gh4_mk208_scale3e3504f4(
+// SPLITKEYS:   arith.maxui %{{.*}}, %c208
+// SPLITKEYS: gpu.func @kv_cache_decode_combine_f32_h8_d32_sp128_kb16_mk208(
 // The split kernel: per warp and head max, sum and acc[32] in shared memory.
 // CHECK:       gpu.func @kv_cache_decode_f32_l4_kv2_s2048_d32_g4_gh4_mk64_scale3e3504f4(
 // CHECK-SAME:    workgroup(%{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<512xf32, #gpu.address_space<workgroup>>)
