@@ -638,6 +638,38 @@ func.func @upper_additive(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: 
 
 // -----
 
+// The same mask over a dynamic seq, with the ConstantOfShape fill as the importer writes it
+// (dense_resource): still proven causal (the fill is decoded like any constant; it used to be
+// read only as `dense`, so from the sizes where folding stops it stayed an explicit mask).
+// CHECK-LABEL: func.func @upper_additive_resource
+// CHECK: kiln.attention {{.*}} causal :
+// CHECK-NOT: kiln.onnx.Softmax
+func.func @upper_additive_resource(
+    %q: tensor<1x2x?x8xf32> {kiln.dim_params = ["", "", "seq", ""]},
+    %k: tensor<1x2x?x8xf32> {kiln.dim_params = ["", "", "seq", ""]},
+    %v: tensor<1x2x?x8xf32> {kiln.dim_params = ["", "", "seq", ""]}) -> tensor<1x2x?x8xf32> {
+  %len = kiln.onnx.Shape %q {end = 3 : i64, start = 2 : i64} : (tensor<1x2x?x8xf32>) -> tensor<1xi64>
+  %shape = kiln.onnx.Concat %len, %len {axis = 0 : i64} : (tensor<1xi64>, tensor<1xi64>) -> tensor<2xi64>
+  %fill = kiln.onnx.ConstantOfShape %shape {value = dense_resource<neg_inf> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<?x?xf32>
+  %one = kiln.constant dense<1> : tensor<i64>
+  %mask = kiln.onnx.Trilu %fill, %one {upper = 1 : i64} : (tensor<?x?xf32>, tensor<i64>) -> tensor<?x?xf32>
+  %kt = kiln.onnx.Transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x?x8xf32>) -> tensor<1x2x8x?xf32>
+  %s = kiln.onnx.MatMul %q, %kt : (tensor<1x2x?x8xf32>, tensor<1x2x8x?xf32>) -> tensor<1x2x?x?xf32>
+  %a = kiln.onnx.Add %s, %mask : (tensor<1x2x?x?xf32>, tensor<?x?xf32>) -> tensor<1x2x?x?xf32>
+  %p = kiln.onnx.Softmax %a {axis = -1 : i64} : (tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xf32>
+  %o = kiln.onnx.MatMul %p, %v : (tensor<1x2x?x?xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  return %o : tensor<1x2x?x8xf32>
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      neg_inf: "0x04000000000080FF"
+    }
+  }
+#-}
+
+// -----
+
 // CHECK-LABEL: func.func @masked_fill_greater
 // CHECK: kiln.attention {{.*}} causal :
 // CHECK-NOT: kiln.onnx.Softmax

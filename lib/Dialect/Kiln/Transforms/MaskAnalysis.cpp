@@ -5,6 +5,7 @@
 #include "ConstantValues.h"
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
+#include "kiln/Executor/TensorAttr.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -689,15 +690,21 @@ IndexValue MaskAnalysis::compute(Value value, unsigned depth) {
           .Case([&](OnnxConstantOfShapeOp fill) -> IndexValue {
             if (!fill.getValue())
               return constantAffine(0, rank);
-            auto dense = dyn_cast<DenseElementsAttr>(*fill.getValue());
-            if (!dense || !dense.isSplat())
+            // The fill value: `dense`, or `dense_resource` as the importer writes it (decoded
+            // like every constant the patterns read).
+            llvm::Expected<exec::Tensor> value = exec::tensorFromElements(*fill.getValue());
+            if (!value) {
+              llvm::consumeError(value.takeError());
               return IndexValue::unknown();
-            Type element = dense.getElementType();
+            }
+            if (value->getNumElements() != 1)
+              return IndexValue::unknown();
+            Type element = fill.getValue()->getElementType();
+            double v = value->getDouble(0);
             if (element.isInteger(1))
-              return constantBool(dense.getSplatValue<bool>());
+              return constantBool(v != 0.0);
             if (isa<IntegerType>(element))
-              return constantAffine(dense.getSplatValue<APInt>().getSExtValue(), rank);
-            double v = dense.getSplatValue<APFloat>().convertToDouble();
+              return constantAffine(static_cast<int64_t>(v), rank);
             if (std::optional<int64_t> integer = asInteger(v))
               return constantAffine(*integer, rank);
             return select(IndexPredicate{}, v, v, rank);
