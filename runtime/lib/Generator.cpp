@@ -89,14 +89,18 @@ Status Generator::prefill(const int64_t *tokens, size_t n, uint32_t slot) {
   slots.assign(n, slot);
   for (size_t i = 0; i < n; ++i)
     positions[i] = static_cast<int64_t>(i);
+  return runEntry(prefillEntry, tokens, n);
+}
+
+Status Generator::runEntry(size_t entry, const int64_t *tokens, size_t n) {
   int64_t idsDims[2] = {1, static_cast<int64_t>(n)}, vecDims[1] = {static_cast<int64_t>(n)};
-  Status status = session->bindInput(prefillEntry, 0, tokens, DType::I64, idsDims, 2);
+  Status status = session->bindInput(entry, 0, tokens, DType::I64, idsDims, 2);
   if (status.ok())
-    status = session->bindInput(prefillEntry, 1, positions.data(), DType::I64, vecDims, 1);
+    status = session->bindInput(entry, 1, positions.data(), DType::I64, vecDims, 1);
   if (status.ok())
-    status = session->bindInput(prefillEntry, 2, slots.data(), DType::I64, vecDims, 1);
+    status = session->bindInput(entry, 2, slots.data(), DType::I64, vecDims, 1);
   if (status.ok())
-    status = session->run(prefillEntry);
+    status = session->run(entry);
   return status;
 }
 
@@ -272,14 +276,7 @@ Status Generator::step(const int64_t *idList, size_t numIds, bool all, TokenCall
     positions[i] = batch[i]->context;
     slots[i] = batch[i]->slot;
   }
-  int64_t idsDims[2] = {1, static_cast<int64_t>(t)}, vecDims[1] = {static_cast<int64_t>(t)};
-  Status status = session->bindInput(decodeEntry, 0, ids.data(), DType::I64, idsDims, 2);
-  if (status.ok())
-    status = session->bindInput(decodeEntry, 1, positions.data(), DType::I64, vecDims, 1);
-  if (status.ok())
-    status = session->bindInput(decodeEntry, 2, slots.data(), DType::I64, vecDims, 1);
-  if (status.ok())
-    status = session->run(decodeEntry);
+  Status status = runEntry(decodeEntry, ids.data(), t);
   const size_t vocab = static_cast<size_t>(gen->vocabSize);
   if (status.ok()) {
     logitRows.resize(t * vocab);

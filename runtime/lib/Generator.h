@@ -81,6 +81,9 @@ private:
   Status checkTokens(const int64_t *tokens, size_t n, const char *fn) const;
   /// Runs the prefill entry over `tokens` at positions 0..n-1 of `slot`.
   Status prefill(const int64_t *tokens, size_t n, uint32_t slot);
+  /// Binds (input_ids [1, n] = tokens, and the `positions` and `slots` members) and runs
+  /// `entry` (prefill or decode).
+  Status runEntry(size_t entry, const int64_t *tokens, size_t n);
   int32_t freeSlot() const;
   Status unknownSequence(int64_t id, const char *fn) const;
   /// After a new token: eos and max_new_tokens finish the sequence.
