@@ -178,11 +178,6 @@ def hf_generate(hf, dtype, ids, args):
     return peers_torch.hf_generate(hf, dtype, ids, args.hf_tokens)
 
 
-def export_gpt2(model, path, max_seq):
-    """Dynamic-seq ONNX of `model` (logits only), cached at `path`."""
-    return export_logits_onnx(model, path, max_seq)
-
-
 # ----------------------------------------------------------------------------------------------
 
 def self_test():
@@ -311,7 +306,7 @@ def main():
             onnx_path = os.path.join(args.work, "gpt2_small_dynseq.onnx")
             if "kiln" not in skip:
                 try:
-                    entry["export"] = export_gpt2(model, onnx_path, MAX_SEQ_LEN[name])
+                    entry["export"] = export_logits_onnx(model, onnx_path, MAX_SEQ_LEN[name])
                 except Exception as e:  # noqa: BLE001
                     entry["export"] = {"error": f"{type(e).__name__}: {e}"}
                     print(f"error: GPT-2 export: {e}", file=sys.stderr, flush=True)

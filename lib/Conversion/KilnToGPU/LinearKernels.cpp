@@ -1345,6 +1345,8 @@ struct DecodeGemvKernel {
                            bool partial, SmallVector<Value> sums) const {
     Ix ix(b, loc);
     int64_t rows = xBase.size(), cols = wBase.size(), step = 32 * spec.gemvVec;
+    // alignedA/B are null in the aligned version of the kernel (16-byte loads), false in the
+    // version for misaligned operands (element loads).
     bool vectorA = !args.alignedA, vectorB = !args.alignedB;
     SmallVector<SmallVector<SmallVector<Value>>> x(count), w(count);
     for (int64_t u = 0; u < count; ++u) {
